@@ -1,0 +1,149 @@
+// Package pgtest gives each test its own freshly migrated PostgreSQL
+// database on a real server: the one DATABASE_URL points at, or else a
+// throwaway cluster started for the test binary (see localpg).
+//
+// A package using it calls [RunMain] from TestMain. Each [NewPool] clones a
+// migrated template database (CREATE DATABASE ... TEMPLATE), which takes
+// tens of milliseconds, and drops the clone when the test ends.
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/regsync/regsync/internal/localpg"
+	"github.com/regsync/regsync/migrations"
+)
+
+var (
+	adminURL string
+	cluster  *localpg.Cluster
+
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+
+	dbCounter atomic.Int64
+)
+
+// run starts a throwaway cluster unless DATABASE_URL is set, runs the
+// tests, stops the cluster and returns the exit code for os.Exit.
+func run(m *testing.M) int {
+	adminURL = os.Getenv("DATABASE_URL")
+	if adminURL == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		c, err := localpg.Start(ctx, localpg.Options{})
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest:", err)
+			return 1
+		}
+		cluster = c
+		adminURL = c.URL("postgres")
+	}
+	code := m.Run()
+	if templateName != "" {
+		_ = execAdmin(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{templateName}.Sanitize()+" WITH (FORCE)")
+	}
+	if cluster != nil {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest:", err)
+		}
+	}
+	return code
+}
+
+// Cluster returns the throwaway cluster the tests run on, or nil when they
+// run on DATABASE_URL's server.
+func Cluster() *localpg.Cluster { return cluster }
+
+// NewDatabase creates a new migrated database for the test, dropped when
+// the test ends, and returns its connection string.
+func NewDatabase(tb testing.TB) string {
+	tb.Helper()
+	if adminURL == "" {
+		tb.Fatal("pgtest: RunMain was not called from TestMain")
+	}
+	templateOnce.Do(func() { templateName, templateErr = makeTemplate() })
+	if templateErr != nil {
+		tb.Fatalf("pgtest: template database: %v", templateErr)
+	}
+	ctx := context.Background()
+	name := fmt.Sprintf("regsync_test_%d_%d", os.Getpid(), dbCounter.Add(1))
+	ident := pgx.Identifier{name}.Sanitize()
+	if err := execAdmin(ctx, "CREATE DATABASE "+ident+" TEMPLATE "+pgx.Identifier{templateName}.Sanitize()); err != nil {
+		tb.Fatalf("pgtest: create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := execAdmin(context.Background(), "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+			tb.Errorf("pgtest: drop database: %v", err)
+		}
+	})
+	return withDatabase(adminURL, name)
+}
+
+// NewPool is [NewDatabase] with a pool on it, closed when the test ends.
+func NewPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	pool, err := pgxpool.New(context.Background(), NewDatabase(tb))
+	if err != nil {
+		tb.Fatalf("pgtest: open pool: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}
+
+func makeTemplate() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("regsync_template_%d", os.Getpid())
+	if err := execAdmin(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", err
+	}
+	pool, err := pgxpool.New(ctx, withDatabase(adminURL, name))
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+	if _, err := migrations.Up(ctx, pool, nil); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// withDatabase returns conn (a URL or a keyword/value string) naming
+// database name instead of its own.
+func withDatabase(conn, name string) string {
+	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path = "/" + name
+		q := u.Query()
+		q.Del("dbname")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	// In a keyword/value string the last occurrence of a keyword wins.
+	return conn + " dbname=" + name
+}
+
+func execAdmin(ctx context.Context, sql string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// RunMain is TestMain's body: it runs the package's tests on a database
+// server and exits with their result.
+func RunMain(m *testing.M) { os.Exit(run(m)) }

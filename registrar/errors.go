@@ -1,0 +1,113 @@
+package registrar
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Sentinel errors an adapter's errors wrap, so callers can branch with
+// [errors.Is] whatever the registrar's wire format.
+var (
+	// ErrNotFound means the registrar does not know the domain (or transfer).
+	ErrNotFound = errors.New("not found at registrar")
+	// ErrUnauthorized means the registrar rejected the adapter's credentials
+	// or the account may not act on the object.
+	ErrUnauthorized = errors.New("not authorized by registrar")
+	// ErrRateLimited means the registrar asked the caller to slow down.
+	ErrRateLimited = errors.New("rate limited by registrar")
+	// ErrInvalidRequest means the registrar rejected the request as malformed;
+	// sending the same request again cannot succeed.
+	ErrInvalidRequest = errors.New("request rejected by registrar as invalid")
+	// ErrConflict means the object is not in a state that allows the request now.
+	ErrConflict = errors.New("conflicting state at registrar")
+	// ErrBadResponse means the registrar answered something that could not be
+	// understood: a body that is not the documented shape, or too large.
+	ErrBadResponse = errors.New("unreadable response from registrar")
+	// ErrUnavailable means the registrar failed or could not be reached
+	// (5xx, timeouts, connection errors).
+	ErrUnavailable = errors.New("registrar unavailable")
+)
+
+// FieldError is one field-level validation error reported by a registrar.
+type FieldError struct {
+	Pointer string `json:"pointer"`
+	Detail  string `json:"detail"`
+	Code    string `json:"code"`
+}
+
+// APIError is an error answer from a registrar's API. It keeps what the
+// registrar said so that it can be recorded; it never holds request secrets.
+type APIError struct {
+	// Registrar is the adapter name, for example "hostup".
+	Registrar string
+	// Status is the HTTP status code of the answer.
+	Status int
+	// Code is the registrar's stable machine-readable error code, if any.
+	Code string
+	// Detail is the registrar's human-readable explanation, if any.
+	Detail string
+	// RequestID is the registrar's request identifier, if any.
+	RequestID string
+	// RetryAfter is how long the registrar asked the caller to wait; zero when
+	// it did not say.
+	RetryAfter time.Duration
+	// FieldErrors are the registrar's field-level validation errors.
+	FieldErrors []FieldError
+}
+
+// Error describes the answer in one line, prefixed with the adapter name.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: HTTP %d", e.Registrar, e.Status)
+	if e.Code != "" {
+		fmt.Fprintf(&b, " %s", e.Code)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, ": %s", e.Detail)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " (request %s)", e.RequestID)
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel that matches the answer's HTTP status, so that
+// errors.Is(err, ErrNotFound) and friends work on any adapter's APIError.
+func (e *APIError) Unwrap() error {
+	switch {
+	case e.Status == http.StatusNotFound:
+		return ErrNotFound
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+		return ErrUnauthorized
+	case e.Status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case e.Status == http.StatusConflict:
+		return ErrConflict
+	case e.Status == http.StatusRequestTimeout || e.Status >= 500:
+		return ErrUnavailable
+	case e.Status >= 400:
+		return ErrInvalidRequest
+	default:
+		return ErrBadResponse
+	}
+}
+
+// IsPermanent reports whether retrying the same request cannot help: the
+// domain is unknown, the credentials are refused, or the request is invalid.
+// Rate limits, conflicts, unreadable answers and outages are not permanent.
+func IsPermanent(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrInvalidRequest)
+}
+
+// RetryAfter returns how long the registrar asked to wait before the next
+// request, when err is a rate limit that carried a wait time.
+func RetryAfter(err error) (time.Duration, bool) {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && errors.Is(err, ErrRateLimited) && apiErr.RetryAfter > 0 {
+		return apiErr.RetryAfter, true
+	}
+	return 0, false
+}

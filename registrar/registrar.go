@@ -1,0 +1,41 @@
+// Package registrar defines what regsync needs from a registrar: the
+// normalized [Status] type with the raw-status mapping tables, the small
+// [Registrar] interface every adapter implements, typed errors, and the
+// factory that builds an adapter by name. Each adapter lives in its own
+// subpackage (registrar/hostup, registrar/sim) and passes the shared
+// conformance suite in registrar/registrartest.
+package registrar
+
+import "context"
+
+// Domain identifies a domain to a registrar adapter.
+type Domain struct {
+	// ID is the public domain id, for example "dom_01hxa3b4c5d6e7f8g9h0j1k2m3".
+	ID string
+	// Name is the IDNA-normalized domain name (A-labels, lower case).
+	Name string
+}
+
+// StatusReading is one status read from a registrar.
+type StatusReading struct {
+	// Raw is the status exactly as the registrar reported it, kept next to
+	// the normalized value for the record.
+	Raw string
+	// Status is Raw mapped to the normalized enum; [StatusUnknown] when the
+	// raw value has no mapping.
+	Status Status
+	// RequestID is the registrar's request identifier, if it sent one.
+	RequestID string
+}
+
+// Registrar reads a domain's current status from a registrar.
+//
+// ReadStatus must honour ctx's deadline. Its errors wrap one of this
+// package's sentinels (for example [ErrNotFound], [ErrRateLimited],
+// [ErrUnavailable]) and are prefixed with the adapter name.
+type Registrar interface {
+	// Name is the adapter name stored in a domain's registrar column.
+	Name() string
+	// ReadStatus asks the registrar for the domain's current status.
+	ReadStatus(ctx context.Context, domain Domain) (StatusReading, error)
+}
