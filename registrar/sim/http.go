@@ -1,0 +1,259 @@
+package sim
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"io"
+	"maps"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regsync/regsync/registrar"
+)
+
+// hugeBodyBytes is roughly the size of a !huge answer on the wire, several
+// times the hostup adapter's default response limit.
+const hugeBodyBytes = 4 << 20
+
+// Handler serves s over HTTP in the wire format of Hostup API v2, so that the
+// hostup adapter can be exercised against scripted domains. Every request
+// must carry "Authorization: Bearer <token>"; other requests get a 401
+// problem. The routes are:
+//
+//	POST /api/v2/domains/{id}/actions/status-sync
+//	    Reads the domain. The body must be absent or an empty JSON object.
+//	    A status entry answers 200 with the documented 15-key object whose
+//	    newStatus is the scripted raw value and whose previousStatus is the
+//	    status this handler last served for the domain ("unknown" at first).
+//	    HTTP faults answer application/problem+json problems with a stable
+//	    code and a Retry-After header on 429; !timeout never answers until
+//	    the client gives up; !garbage answers 200 with truncated JSON; !huge
+//	    answers 200 with a valid object of several MiB.
+//	PUT /sim/domains/{id}
+//	    Scripts the domain from {"name":"example.com","statuses":["expired","active"],"cycle":false};
+//	    204 on success, a 400 problem on bad JSON or an unknown token.
+//	GET /sim/domains/{id}
+//	    Answers {"reads":N}, the domain's [Sim.Reads].
+//
+// Every answer carries its request ID in an X-Request-Id header, and problems
+// also in their requestId field. A 429's Retry-After is sent in whole
+// seconds, rounded up.
+func Handler(s *Sim, token string) http.Handler {
+	h := &handler{sim: s, token: token, last: make(map[string]string)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v2/domains/{id}/actions/status-sync", h.statusSync)
+	mux.HandleFunc("PUT /sim/domains/{id}", h.putScript)
+	mux.HandleFunc("GET /sim/domains/{id}", h.getReads)
+	return h.authorize(mux)
+}
+
+// handler holds the state of one [Handler].
+type handler struct {
+	sim   *Sim
+	token string
+
+	mu   sync.Mutex
+	last map[string]string // domain id -> last raw status served
+}
+
+// syncResponse is the documented 200 answer of status-sync, keys in the
+// documented order.
+type syncResponse struct {
+	ID                    string  `json:"id"`
+	Name                  string  `json:"name"`
+	PreviousStatus        string  `json:"previousStatus"`
+	NewStatus             string  `json:"newStatus"`
+	StatusChanged         bool    `json:"statusChanged"`
+	StatusChangedToActive bool    `json:"statusChangedToActive"`
+	SyncSuccess           bool    `json:"syncSuccess"`
+	Info                  *string `json:"info"`
+	Error                 *string `json:"error"`
+	RevertAttempted       bool    `json:"revertAttempted"`
+	RevertSucceeded       bool    `json:"revertSucceeded"`
+	RevertError           *string `json:"revertError"`
+	DoubleSyncAttempted   bool    `json:"doubleSyncAttempted"`
+	DoubleSyncSucceeded   bool    `json:"doubleSyncSucceeded"`
+	DoubleSyncError       *string `json:"doubleSyncError"`
+}
+
+// problemResponse is an RFC 7807 problem as Hostup sends it.
+type problemResponse struct {
+	Type      string                 `json:"type"`
+	Title     string                 `json:"title"`
+	Status    int                    `json:"status"`
+	Detail    string                 `json:"detail"`
+	Code      string                 `json:"code"`
+	Instance  string                 `json:"instance"`
+	RequestID string                 `json:"requestId"`
+	Timestamp string                 `json:"timestamp"`
+	Errors    []registrar.FieldError `json:"errors,omitempty"`
+}
+
+// scriptRequest is the body of PUT /sim/domains/{id}.
+type scriptRequest struct {
+	Name     string   `json:"name"`
+	Statuses []string `json:"statuses"`
+	Cycle    bool     `json:"cycle"`
+}
+
+// authorize answers a 401 problem to requests without the bearer token.
+func (h *handler) authorize(next http.Handler) http.Handler {
+	want := []byte("Bearer " + h.token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			writeProblem(w, r, http.StatusUnauthorized, "", h.sim.newRequestID(), 0, nil)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusSync serves POST /api/v2/domains/{id}/actions/status-sync.
+func (h *handler) statusSync(w http.ResponseWriter, r *http.Request) {
+	if fieldErrs, ok := emptyBody(w, r); !ok {
+		writeProblem(w, r, http.StatusBadRequest, "The request body must be absent or an empty JSON object.", h.sim.newRequestID(), 0, fieldErrs)
+		return
+	}
+	id := r.PathValue("id")
+	rd, err := h.sim.read(r.Context(), id)
+	if err != nil {
+		return // the client gave up during the latency
+	}
+	w.Header().Set("X-Request-Id", rd.requestID)
+
+	switch rd.step.kind {
+	case kindTimeout:
+		<-r.Context().Done()
+	case kindHTTP:
+		writeProblem(w, r, rd.step.status, "", rd.requestID, rd.step.retryAfter, nil)
+	case kindGarbage:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"newStatus":"act`)
+	case kindHuge:
+		info := strings.Repeat("x", hugeBodyBytes)
+		prev := h.previous(id, "")
+		writeJSON(w, http.StatusOK, syncResponse{ID: id, Name: rd.name, PreviousStatus: prev, NewStatus: prev, SyncSuccess: true, Info: &info})
+	case kindStatus:
+		raw := rd.step.raw
+		prev := h.previous(id, raw)
+		info := "Domain status unchanged."
+		if prev != raw {
+			info = "Domain status was updated."
+		}
+		writeJSON(w, http.StatusOK, syncResponse{
+			ID:                    id,
+			Name:                  rd.name,
+			PreviousStatus:        prev,
+			NewStatus:             raw,
+			StatusChanged:         prev != raw,
+			StatusChangedToActive: prev != raw && raw == string(registrar.StatusActive),
+			SyncSuccess:           true,
+			Info:                  &info,
+		})
+	}
+}
+
+// previous returns the status last served for the domain, "unknown" at
+// first, and records raw as the new one unless raw is empty.
+func (h *handler) previous(id, raw string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	prev, ok := h.last[id]
+	if !ok {
+		prev = string(registrar.StatusUnknown)
+	}
+	if raw != "" {
+		h.last[id] = raw
+	}
+	return prev
+}
+
+// emptyBody reports whether the request body is absent or an empty JSON
+// object; for an object with members it also returns one field error each.
+func emptyBody(w http.ResponseWriter, r *http.Request) ([]registrar.FieldError, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<10))
+	if err != nil {
+		return nil, false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, true
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil || members == nil {
+		return nil, false
+	}
+	var fieldErrs []registrar.FieldError
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		fieldErrs = append(fieldErrs, registrar.FieldError{
+			Pointer: "/" + pointerEscaper.Replace(name),
+			Detail:  "`" + name + "` is not accepted.",
+			Code:    "unknown_field",
+		})
+	}
+	return fieldErrs, len(fieldErrs) == 0
+}
+
+// pointerEscaper escapes a member name for a JSON pointer (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+// putScript serves PUT /sim/domains/{id}.
+func (h *handler) putScript(w http.ResponseWriter, r *http.Request) {
+	var req scriptRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeProblem(w, r, http.StatusBadRequest, "Invalid script: "+err.Error(), h.sim.newRequestID(), 0, nil)
+		return
+	}
+	if err := h.sim.Script(r.PathValue("id"), req.Name, req.Statuses, req.Cycle); err != nil {
+		writeProblem(w, r, http.StatusBadRequest, err.Error(), h.sim.newRequestID(), 0, nil)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// getReads serves GET /sim/domains/{id}.
+func (h *handler) getReads(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]int{"reads": h.sim.Reads(r.PathValue("id"))})
+}
+
+// writeJSON answers v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeProblem answers an RFC 7807 problem for one of [problems]. An empty
+// detail means the status's usual detail; a positive retryAfter is sent as a
+// Retry-After header in whole seconds.
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail, requestID string, retryAfter time.Duration, fieldErrs []registrar.FieldError) {
+	p := problems[status]
+	if detail == "" {
+		detail = p.detail
+	}
+	w.Header().Set("X-Request-Id", requestID)
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(problemResponse{
+		Type:      "https://developer.hostup.se/errors/" + p.code,
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    detail,
+		Code:      p.code,
+		Instance:  r.URL.Path,
+		RequestID: requestID,
+		Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		Errors:    fieldErrs,
+	})
+}
