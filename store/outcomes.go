@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/regsync/regsync/registrar"
+)
+
+// Outcome is the result of one status sync of one domain. Its JSON form is
+// exactly the Hostup API v2 status-sync response: the 15 camelCase keys,
+// with null where the API says string | null. The other fields are kept
+// only in regsync.status_sync_outcomes.
+type Outcome struct {
+	ID                    string           `json:"id"`
+	Name                  string           `json:"name"`
+	PreviousStatus        registrar.Status `json:"previousStatus"`
+	NewStatus             registrar.Status `json:"newStatus"`
+	StatusChanged         bool             `json:"statusChanged"`
+	StatusChangedToActive bool             `json:"statusChangedToActive"`
+	SyncSuccess           bool             `json:"syncSuccess"`
+	Info                  *string          `json:"info"`
+	Error                 *string          `json:"error"`
+	RevertAttempted       bool             `json:"revertAttempted"`
+	RevertSucceeded       bool             `json:"revertSucceeded"`
+	RevertError           *string          `json:"revertError"`
+	DoubleSyncAttempted   bool             `json:"doubleSyncAttempted"`
+	DoubleSyncSucceeded   bool             `json:"doubleSyncSucceeded"`
+	DoubleSyncError       *string          `json:"doubleSyncError"`
+
+	// Registrar is the adapter name that was read.
+	Registrar string `json:"-"`
+	// RawStatusFirst and RawStatusSecond are what the registrar reported on
+	// the first and the confirming read; nil when that read did not happen
+	// or failed.
+	RawStatusFirst  *string `json:"-"`
+	RawStatusSecond *string `json:"-"`
+	// RegistrarRequestID is the registrar's id of the last request made.
+	RegistrarRequestID *string `json:"-"`
+	// JobID is the River job that ran the sync; zero for a sync run from
+	// the command line.
+	JobID      int64     `json:"-"`
+	Attempt    int       `json:"-"`
+	StartedAt  time.Time `json:"-"`
+	FinishedAt time.Time `json:"-"`
+}
+
+func insertOutcome(ctx context.Context, tx pgx.Tx, o Outcome) error {
+	var jobID *int64
+	if o.JobID != 0 {
+		jobID = &o.JobID
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO regsync.status_sync_outcomes (
+			domain_id, domain_name, registrar, previous_status, new_status,
+			status_changed, status_changed_to_active, sync_success, info, error,
+			revert_attempted, revert_succeeded, revert_error,
+			double_sync_attempted, double_sync_succeeded, double_sync_error,
+			raw_status_first, raw_status_second, registrar_request_id,
+			job_id, attempt, started_at, finished_at
+		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+		o.ID, o.Name, o.Registrar, string(o.PreviousStatus), string(o.NewStatus),
+		o.StatusChanged, o.StatusChangedToActive, o.SyncSuccess, o.Info, o.Error,
+		o.RevertAttempted, o.RevertSucceeded, o.RevertError,
+		o.DoubleSyncAttempted, o.DoubleSyncSucceeded, o.DoubleSyncError,
+		o.RawStatusFirst, o.RawStatusSecond, o.RegistrarRequestID,
+		jobID, o.Attempt, o.StartedAt, o.FinishedAt)
+	if err != nil {
+		return fmt.Errorf("record outcome of domain %s: %w", o.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// QueueCount is the number of jobs of one queue in one state.
+type QueueCount struct {
+	Queue string
+	State string
+	Count int64
+}
+
+// QueueCounts counts River's jobs by queue and state.
+func (s *Store) QueueCounts(ctx context.Context) ([]QueueCount, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT queue, state::text, count(*) FROM regsync.river_job GROUP BY queue, state ORDER BY queue, state`)
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[QueueCount])
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	return counts, nil
+}
+
+// DomainStats summarizes the domains for the scrape-time gauges.
+type DomainStats struct {
+	// ByStatus counts domains by status.
+	ByStatus map[string]int64
+	// Due counts domains whose next sync time has passed.
+	Due int64
+	// MaxSyncLag is how long the most overdue domain has been due; zero
+	// when none is.
+	MaxSyncLag time.Duration
+}
+
+// DomainStats reads the domain gauges in one query.
+func (s *Store) DomainStats(ctx context.Context) (DomainStats, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT status, count(*),
+			count(*) FILTER (WHERE next_sync_at <= now()),
+			coalesce(extract(epoch FROM now() - min(next_sync_at) FILTER (WHERE next_sync_at <= now())), 0)::float8
+		FROM regsync.domains GROUP BY status`)
+	if err != nil {
+		return DomainStats{}, fmt.Errorf("count domains: %w", err)
+	}
+	defer rows.Close()
+	stats := DomainStats{ByStatus: map[string]int64{}}
+	for rows.Next() {
+		var status string
+		var count, due int64
+		var lagSeconds float64
+		if err := rows.Scan(&status, &count, &due, &lagSeconds); err != nil {
+			return DomainStats{}, fmt.Errorf("count domains: %w", err)
+		}
+		stats.ByStatus[status] = count
+		stats.Due += due
+		stats.MaxSyncLag = max(stats.MaxSyncLag, time.Duration(lagSeconds*float64(time.Second)))
+	}
+	if err := rows.Err(); err != nil {
+		return DomainStats{}, fmt.Errorf("count domains: %w", err)
+	}
+	return stats, nil
+}

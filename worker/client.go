@@ -1,0 +1,88 @@
+package worker
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/regsync/regsync/migrations"
+	"github.com/regsync/regsync/store"
+)
+
+// Config sizes the River client that runs regsync's jobs.
+type Config struct {
+	// StatusSyncWorkers is how many status_sync jobs one process runs at
+	// once.
+	StatusSyncWorkers int
+	Sync              SyncConfig
+	Sweep             SweepConfig
+	// FetchPollInterval is how often a process polls for jobs when no
+	// insert notification arrives; notified inserts are picked up at once.
+	FetchPollInterval time.Duration
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		StatusSyncWorkers: 50,
+		Sync:              DefaultSyncConfig(),
+		Sweep:             DefaultSweepConfig(),
+		FetchPollInterval: time.Second,
+	}
+}
+
+// NewClient returns a River client working regsync's queues: status syncs
+// through syncer, and the status-sync sweep, which only the elected leader
+// among all processes on the database schedules.
+func NewClient(pool *pgxpool.Pool, cfg Config, syncer *Syncer, metrics *Metrics, logger *zap.Logger) (*river.Client[pgx.Tx], error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, NewStatusSyncWorker(syncer, metrics))
+	river.AddWorker(workers, NewStatusSyncSweepWorker(store.New(pool), cfg.Sweep, metrics))
+
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Schema:            migrations.Schema,
+		Logger:            riverLogger(logger),
+		FetchPollInterval: cfg.FetchPollInterval,
+		Queues: map[string]river.QueueConfig{
+			QueueStatusSync: {MaxWorkers: cfg.StatusSyncWorkers},
+			QueueSweep:      {MaxWorkers: 1},
+		},
+		Workers:    workers,
+		Middleware: []rivertype.Middleware{&jobMetricsMiddleware{metrics: metrics}},
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.Sweep.Interval),
+				func() (river.JobArgs, *river.InsertOpts) { return StatusSyncSweepArgs{}, nil },
+				&river.PeriodicJobOpts{ID: StatusSyncSweepArgs{}.Kind(), RunOnStart: true}),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create job client: %w", err)
+	}
+	return client, nil
+}
+
+// NewInsertClient returns a River client that only inserts jobs, for
+// commands that enqueue work without running it.
+func NewInsertClient(pool *pgxpool.Pool, logger *zap.Logger) (*river.Client[pgx.Tx], error) {
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Schema: migrations.Schema,
+		Logger: riverLogger(logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create job client: %w", err)
+	}
+	return client, nil
+}
+
+// riverLogger routes River's slog output into logger.
+func riverLogger(logger *zap.Logger) *slog.Logger {
+	return slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithName("river")))
+}
