@@ -8,14 +8,14 @@ import (
 // adapter names, statuses, results and job kinds; never a domain or an
 // account.
 type Metrics struct {
-	statusSyncs        *prometheus.CounterVec
-	statusTransitions  *prometheus.CounterVec
-	doubleSyncs        *prometheus.CounterVec
-	syncRestarts       *prometheus.CounterVec
-	registrarDuration  *prometheus.HistogramVec
-	jobDuration        *prometheus.HistogramVec
-	jobsRejected       *prometheus.CounterVec
-	sweepEnqueued      *prometheus.CounterVec
+	statusSyncs       *prometheus.CounterVec
+	statusTransitions *prometheus.CounterVec
+	doubleSyncs       *prometheus.CounterVec
+	syncRestarts      *prometheus.CounterVec
+	registrarDuration *prometheus.HistogramVec
+	jobDuration       *prometheus.HistogramVec
+	jobsRejected      *prometheus.CounterVec
+	sweepEnqueued     *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
