@@ -1,0 +1,522 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/regsync/regsync/internal/pgtest"
+	"github.com/regsync/regsync/migrations"
+	"github.com/regsync/regsync/registrar"
+	"github.com/regsync/regsync/registrar/sim"
+	"github.com/regsync/regsync/store"
+)
+
+func TestMain(m *testing.M) { pgtest.RunMain(m) }
+
+// dbEnv is a migrated database with a simulator registrar and a syncer.
+type dbEnv struct {
+	pool    *pgxpool.Pool
+	store   *store.Store
+	sim     *sim.Sim
+	metrics *Metrics
+	syncer  *Syncer
+	logger  *zap.Logger
+}
+
+func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	simulator, err := sim.New(sim.DefaultConfig())
+	require.NoError(t, err)
+	if reg == nil {
+		reg = simulator
+	}
+	metrics := NewMetrics(prometheus.NewRegistry())
+	cfg := DefaultSyncConfig()
+	cfg.DoubleSyncDelay = 0
+	st := store.New(pool)
+	syncer, err := NewSyncer(st, map[string]registrar.Registrar{"sim": reg}, cfg, metrics)
+	require.NoError(t, err)
+	return &dbEnv{pool: pool, store: st, sim: simulator, metrics: metrics, syncer: syncer, logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
+}
+
+// addDomain adds a sim domain with status and scripts its registrar reads.
+func (e *dbEnv) addDomain(t *testing.T, id string, status registrar.Status, reads ...string) {
+	t.Helper()
+	name := strings.TrimPrefix(id, "dom_") + ".example.com"
+	require.NoError(t, e.store.AddDomains(context.Background(), []store.NewDomain{{ID: id, Name: name, Registrar: "sim", Status: status}}))
+	if len(reads) > 0 {
+		require.NoError(t, e.sim.Script(id, name, reads, false))
+	}
+}
+
+func (e *dbEnv) startClient(t *testing.T, cfg Config) *river.Client[pgx.Tx] {
+	t.Helper()
+	client, err := NewClient(e.pool, cfg, e.syncer, e.metrics, e.logger)
+	require.NoError(t, err)
+	require.NoError(t, client.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, client.Stop(ctx))
+	})
+	return client
+}
+
+// waitForJobs waits until no job is left to run.
+func (e *dbEnv) waitForJobs(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var open int
+		require.NoError(t, e.pool.QueryRow(context.Background(), `
+			SELECT count(*) FROM regsync.river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&open))
+		return open == 0
+	}, time.Minute, 20*time.Millisecond)
+}
+
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.StatusSyncWorkers = 10
+	cfg.Sweep.Interval = time.Hour // the sweep runs once, on start
+	return cfg
+}
+
+func TestStatusSyncWorkerRecordsOutcome(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	env.addDomain(t, "dom_flap", registrar.StatusActive, "expired", "active")
+
+	w := rivertest.NewWorker(t, riverpgxv5.New(env.pool), &river.Config{Schema: migrations.Schema}, NewStatusSyncWorker(env.syncer, env.metrics))
+	tx, err := env.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx)
+	res, err := w.Work(ctx, t, tx, StatusSyncArgs{DomainID: "dom_flap"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+
+	// The job's output is the seed's response: exactly its 15 keys.
+	var output map[string]any
+	require.NoError(t, json.Unmarshal([]byte(res.Job.Output()), &output))
+	require.Equal(t, map[string]any{
+		"id": "dom_flap", "name": "flap.example.com",
+		"previousStatus": "active", "newStatus": "active",
+		"statusChanged": false, "statusChangedToActive": false, "syncSuccess": true,
+		"info":            "Status change reverted after a contradicting double sync.",
+		"error":           nil,
+		"revertAttempted": true, "revertSucceeded": true, "revertError": nil,
+		"doubleSyncAttempted": true, "doubleSyncSucceeded": false,
+		"doubleSyncError": `registrar reported "expired" then "active"`,
+	}, output)
+
+	var (
+		status, unconfirmed   *string
+		version               int64
+		raw1, raw2, requestID *string
+		jobID                 int64
+		attempt               int
+		duration              time.Duration
+		nextSyncIn            time.Duration
+	)
+	require.NoError(t, env.pool.QueryRow(ctx, `
+		SELECT d.status, d.unconfirmed_from_status, d.version, o.raw_status_first, o.raw_status_second,
+			o.registrar_request_id, o.job_id, o.attempt, o.duration, d.next_sync_at - now()
+		FROM regsync.domains d JOIN regsync.status_sync_outcomes o ON o.domain_id = d.id
+		WHERE d.id = 'dom_flap'`).Scan(&status, &unconfirmed, &version, &raw1, &raw2, &requestID, &jobID, &attempt, &duration, &nextSyncIn))
+	require.Equal(t, "active", *status)
+	require.Nil(t, unconfirmed)
+	require.Equal(t, int64(3), version, "applied, then reverted")
+	require.Equal(t, "expired", *raw1)
+	require.Equal(t, "active", *raw2)
+	require.NotEmpty(t, *requestID)
+	require.Equal(t, res.Job.ID, jobID)
+	require.Equal(t, 1, attempt)
+	require.GreaterOrEqual(t, duration, time.Duration(0))
+	require.InDelta(t, DefaultSyncConfig().RetryAfterRevert.Seconds(), nextSyncIn.Seconds(), 60, "a flapping domain is synced again soon")
+}
+
+func TestStatusSyncStoreCompareAndSet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	env.addDomain(t, "dom_cas", registrar.StatusPending)
+	d, err := env.store.Domain(ctx, "dom_cas")
+	require.NoError(t, err)
+
+	// Someone else changes the status: the trigger bumps the version, so
+	// the sync's compare-and-set at the old version loses.
+	_, err = env.pool.Exec(ctx, `UPDATE regsync.domains SET status = 'suspended' WHERE id = 'dom_cas'`)
+	require.NoError(t, err)
+	_, err = env.store.MarkUnconfirmed(ctx, "dom_cas", d.Version, d.Status, registrar.StatusActive)
+	require.ErrorIs(t, err, store.ErrVersionConflict)
+	_, err = env.store.FinishSync(ctx, store.SyncUpdate{IfVersion: d.Version, Required: true, SetStatus: registrar.StatusActive, NextSyncAt: time.Now()},
+		func(bool) store.Outcome {
+			return store.Outcome{ID: d.ID, Name: d.Name, Registrar: "sim", PreviousStatus: "pending", NewStatus: "active"}
+		})
+	require.ErrorIs(t, err, store.ErrVersionConflict)
+
+	var status string
+	var outcomes int
+	require.NoError(t, env.pool.QueryRow(ctx, `
+		SELECT status, (SELECT count(*) FROM regsync.status_sync_outcomes) FROM regsync.domains WHERE id = 'dom_cas'`).Scan(&status, &outcomes))
+	require.Equal(t, "suspended", status)
+	require.Zero(t, outcomes, "a lost compare-and-set writes nothing")
+
+	// Outcomes are append-only.
+	_, err = env.syncer.Sync(ctx, "dom_cas", Run{})
+	require.ErrorIs(t, err, registrar.ErrNotFound, "the domain is not scripted at the registrar")
+	_, err = env.pool.Exec(ctx, `UPDATE regsync.status_sync_outcomes SET error = NULL`)
+	require.ErrorContains(t, err, "append-only")
+	_, err = env.pool.Exec(ctx, `DELETE FROM regsync.status_sync_outcomes`)
+	require.ErrorContains(t, err, "append-only")
+}
+
+func TestEnqueueDeduplicatesAcrossGoAndSQL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	env.addDomain(t, "dom_a", registrar.StatusActive)
+	env.addDomain(t, "dom_b", registrar.StatusActive)
+	client, err := NewInsertClient(env.pool, env.logger)
+	require.NoError(t, err)
+
+	// Go first, then SQL.
+	res, err := client.Insert(ctx, StatusSyncArgs{DomainID: "dom_a"}, nil)
+	require.NoError(t, err)
+	require.False(t, res.UniqueSkippedAsDuplicate)
+	_, inserted, err := env.store.EnqueueStatusSync(ctx, "dom_a")
+	require.NoError(t, err)
+	require.False(t, inserted, "SQL sees the job inserted from Go")
+
+	// SQL first, then Go.
+	jobID, inserted, err := env.store.EnqueueStatusSync(ctx, "dom_b")
+	require.NoError(t, err)
+	require.True(t, inserted)
+	res, err = client.Insert(ctx, StatusSyncArgs{DomainID: "dom_b"}, &river.InsertOpts{Priority: PrioritySweep})
+	require.NoError(t, err)
+	require.True(t, res.UniqueSkippedAsDuplicate, "Go sees the job inserted from SQL")
+	require.Equal(t, jobID, res.Job.ID)
+
+	// The SQL-built row is the row Go would build.
+	var goKey, sqlKey []byte
+	var goStates, sqlStates string
+	require.NoError(t, env.pool.QueryRow(ctx, `
+		SELECT a.unique_key, a.unique_states::text, b.unique_key, b.unique_states::text
+		FROM regsync.river_job a, regsync.river_job b
+		WHERE a.args->>'domain_id' = 'dom_a' AND b.args->>'domain_id' = 'dom_b'`).Scan(&goKey, &goStates, &sqlKey, &sqlStates))
+	require.Equal(t, goStates, sqlStates)
+	var sqlKeyForA []byte
+	require.NoError(t, env.pool.QueryRow(ctx, `
+		SELECT sha256(convert_to('&kind=status_sync&args={"domain_id":"dom_a"}', 'UTF8'))`).Scan(&sqlKeyForA))
+	require.Equal(t, goKey, sqlKeyForA)
+
+	// A finished job does not block the next one.
+	_, err = env.pool.Exec(ctx, `UPDATE regsync.river_job SET state = 'completed', finalized_at = now() WHERE args->>'domain_id' = 'dom_b'`)
+	require.NoError(t, err)
+	newID, inserted, err := env.store.EnqueueStatusSync(ctx, "dom_b")
+	require.NoError(t, err)
+	require.True(t, inserted)
+	require.NotEqual(t, jobID, newID)
+
+	// Bad ids are errors, not jobs.
+	_, _, err = env.store.EnqueueStatusSync(ctx, "dom_missing")
+	require.ErrorIs(t, err, store.ErrDomainNotFound)
+	_, _, err = env.store.EnqueueStatusSync(ctx, `dom_x","kind":"evil`)
+	require.ErrorContains(t, err, "invalid domain id")
+}
+
+func TestJobsInsertedWithRawSQL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	env.addDomain(t, "dom_good", registrar.StatusPending, "active")
+	env.startClient(t, testConfig())
+
+	bad := map[string]string{
+		`[]`:                                    "invalid status_sync job args",
+		`"dom_good"`:                            "invalid status_sync job args",
+		`{}`:                                    `missing "domain_id"`,
+		`{"domain_id": 5}`:                      "invalid status_sync job args",
+		`{"domain_id": null}`:                   `missing "domain_id"`,
+		`{"domain_id": "DOM_GOOD"}`:             "invalid domain id",
+		`{"domain_id": "dom_good", "force": 1}`: "unknown field",
+		`{"domain_id": "dom_nosuchdomain"}`:     "domain not found",
+	}
+	ids := map[int64]string{}
+	for args := range bad {
+		var id int64
+		require.NoError(t, env.pool.QueryRow(ctx, `
+			INSERT INTO regsync.river_job (args, kind, queue) VALUES ($1, 'status_sync', 'status_sync') RETURNING id`, args).Scan(&id))
+		ids[id] = args
+	}
+	_, err := env.pool.Exec(ctx, `NOTIFY "regsync.river_insert", '{"queue": "status_sync"}'`)
+	require.NoError(t, err)
+	goodID, inserted, err := env.store.EnqueueStatusSync(ctx, "dom_good")
+	require.NoError(t, err)
+	require.True(t, inserted)
+	env.waitForJobs(t)
+
+	for id, args := range ids {
+		var state string
+		var errs []rivertype.AttemptError
+		require.NoError(t, env.pool.QueryRow(ctx, `SELECT state, errors FROM regsync.river_job WHERE id = $1`, id).Scan(&state, &errs))
+		require.Equal(t, "cancelled", state, "args %s", args)
+		require.Len(t, errs, 1, "cancelled on the first attempt: args %s", args)
+		require.Contains(t, errs[0].Error, bad[args], "args %s", args)
+	}
+	var goodState, domainStatus string
+	require.NoError(t, env.pool.QueryRow(ctx, `
+		SELECT j.state, d.status FROM regsync.river_job j, regsync.domains d WHERE j.id = $1 AND d.id = 'dom_good'`, goodID).Scan(&goodState, &domainStatus))
+	require.Equal(t, "completed", goodState, "bad rows harm nothing else")
+	require.Equal(t, "active", domainStatus)
+	require.Equal(t, float64(len(bad)-1), testutil.ToFloat64(env.metrics.jobsRejected.WithLabelValues("status_sync", "invalid_args")))
+	require.Equal(t, 1.0, testutil.ToFloat64(env.metrics.jobsRejected.WithLabelValues("status_sync", "unknown_domain")))
+}
+
+func TestSQLEnqueueWakesWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	env.addDomain(t, "dom_wake", registrar.StatusPending, "active")
+	// Domains are due at once; move this one out of the start-up sweep.
+	_, err := env.pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now() + interval '1 day'`)
+	require.NoError(t, err)
+	cfg := testConfig()
+	// With polling this slow, only the insert notification can get the job
+	// picked up before the deadline below.
+	cfg.FetchPollInterval = time.Hour
+	client := env.startClient(t, cfg)
+	events, cancel := client.Subscribe(river.EventKindJobCompleted)
+	defer cancel()
+
+	// The sweep runs on start; let it finish so the listener is up.
+	waitForEvent(t, events, "status_sync_sweep")
+	jobID, inserted, err := env.store.EnqueueStatusSync(ctx, "dom_wake")
+	require.NoError(t, err)
+	require.True(t, inserted)
+	ev := waitForEvent(t, events, "status_sync")
+	require.Equal(t, jobID, ev.Job.ID)
+}
+
+func waitForEvent(t *testing.T, events <-chan *river.Event, kind string) *river.Event {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Job.Kind == kind {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %s job completed within 30s", kind)
+		}
+	}
+}
+
+func TestSweepEnqueuesEachDueDomainOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	const n = 2500
+	domains := make([]store.NewDomain, n)
+	for i := range domains {
+		domains[i] = store.NewDomain{ID: fmt.Sprintf("dom_%d", i), Name: fmt.Sprintf("d%d.example.com", i), Registrar: "sim", Status: "active"}
+	}
+	require.NoError(t, env.store.AddDomains(ctx, domains))
+	_, err := env.pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now() + interval '1 day' WHERE id = 'dom_7'`)
+	require.NoError(t, err)
+	client, err := NewInsertClient(env.pool, env.logger)
+	require.NoError(t, err)
+	cfg := SweepConfig{BatchSize: 1000, Lease: time.Hour}
+
+	claimed, err := SweepDueDomains(ctx, env.store, client, cfg, env.metrics)
+	require.NoError(t, err)
+	require.Equal(t, n-1, claimed)
+	claimed, err = SweepDueDomains(ctx, env.store, client, cfg, env.metrics)
+	require.NoError(t, err)
+	require.Zero(t, claimed, "claimed domains are leased")
+
+	// Due again while their jobs are still pending: no duplicate jobs.
+	_, err = env.pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now()`)
+	require.NoError(t, err)
+	claimed, err = SweepDueDomains(ctx, env.store, client, cfg, env.metrics)
+	require.NoError(t, err)
+	require.Equal(t, n, claimed)
+
+	var jobs, distinct, priority int
+	require.NoError(t, env.pool.QueryRow(ctx, `
+		SELECT count(*), count(DISTINCT args->>'domain_id'), max(priority) FROM regsync.river_job WHERE kind = 'status_sync'`).Scan(&jobs, &distinct, &priority))
+	require.Equal(t, n, jobs)
+	require.Equal(t, n, distinct)
+	require.Equal(t, PrioritySweep, priority)
+	require.Equal(t, float64(2*n-1), testutil.ToFloat64(env.metrics.sweepEnqueued.WithLabelValues("status_sync")))
+}
+
+// concurrencyTracker wraps a registrar and records the most reads of one
+// domain it saw in flight at once.
+type concurrencyTracker struct {
+	registrar.Registrar
+	mu       sync.Mutex
+	inFlight map[string]int
+	maxSeen  int
+}
+
+func (c *concurrencyTracker) ReadStatus(ctx context.Context, d registrar.Domain) (registrar.StatusReading, error) {
+	c.mu.Lock()
+	c.inFlight[d.ID]++
+	c.maxSeen = max(c.maxSeen, c.inFlight[d.ID])
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inFlight[d.ID]--
+		c.mu.Unlock()
+	}()
+	return c.Registrar.ReadStatus(ctx, d)
+}
+
+func TestTwoClientsNeverSyncADomainConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	simulator, err := sim.New(sim.Config{Name: "sim", Latency: 2 * time.Millisecond})
+	require.NoError(t, err)
+	tracker := &concurrencyTracker{Registrar: simulator, inFlight: map[string]int{}}
+	env := newDBEnv(t, tracker)
+	env.sim = simulator
+
+	const n = 200
+	for i := range n {
+		id := fmt.Sprintf("dom_%d", i)
+		env.addDomain(t, id, registrar.StatusActive, "active", "expired", "active")
+	}
+	// Two processes' clients on one database, each with its own syncer.
+	second := &dbEnv{pool: env.pool, store: env.store, metrics: NewMetrics(prometheus.NewRegistry()), logger: env.logger}
+	cfg := DefaultSyncConfig()
+	cfg.DoubleSyncDelay = 0
+	second.syncer, err = NewSyncer(env.store, map[string]registrar.Registrar{"sim": tracker}, cfg, second.metrics)
+	require.NoError(t, err)
+	env.startClient(t, testConfig())
+	second.startClient(t, testConfig())
+
+	// Meanwhile another service asks for syncs of the same domains.
+	for round := range 3 {
+		for i := range n {
+			_, _, err := env.store.EnqueueStatusSync(ctx, fmt.Sprintf("dom_%d", (i+round*7)%n))
+			require.NoError(t, err)
+		}
+	}
+	env.waitForJobs(t)
+
+	require.Equal(t, 1, tracker.maxSeen, "no domain was read by two syncs at once")
+	var completed, outcomes, unsynced int
+	require.NoError(t, env.pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM regsync.river_job WHERE kind = 'status_sync' AND state = 'completed'),
+			(SELECT count(*) FROM regsync.status_sync_outcomes),
+			(SELECT count(*) FROM regsync.domains WHERE last_synced_at IS NULL)`).Scan(&completed, &outcomes, &unsynced))
+	require.Zero(t, unsynced)
+	require.Equal(t, completed, outcomes, "one outcome row per completed job")
+	synced := counterSum(t, env.metrics.statusSyncs) + counterSum(t, second.metrics.statusSyncs)
+	require.Equal(t, float64(outcomes), synced)
+}
+
+func TestDatabaseCollector(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	env.addDomain(t, "dom_1", registrar.StatusActive)
+	env.addDomain(t, "dom_2", registrar.StatusActive)
+	env.addDomain(t, "dom_3", registrar.StatusExpired)
+	_, err := env.pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now() - interval '90 seconds' WHERE id = 'dom_1'`)
+	require.NoError(t, err)
+	_, _, err = env.store.EnqueueStatusSync(ctx, "dom_1")
+	require.NoError(t, err)
+
+	c := NewDatabaseCollector(env.store, 5*time.Second)
+	problems, err := testutil.CollectAndLint(c)
+	require.NoError(t, err)
+	require.Empty(t, problems)
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(`
+# HELP regsync_domains Domains by normalized status, read at scrape time.
+# TYPE regsync_domains gauge
+regsync_domains{status="active"} 2
+regsync_domains{status="cancelled"} 0
+regsync_domains{status="expired"} 1
+regsync_domains{status="fraud"} 0
+regsync_domains{status="pending"} 0
+regsync_domains{status="suspended"} 0
+regsync_domains{status="terminated"} 0
+regsync_domains{status="unknown"} 0
+# HELP regsync_domains_sync_due Domains whose next status sync time has passed.
+# TYPE regsync_domains_sync_due gauge
+regsync_domains_sync_due 3
+# HELP regsync_jobs Jobs in the queue by queue and state, read at scrape time.
+# TYPE regsync_jobs gauge
+regsync_jobs{queue="status_sync",state="available"} 1
+# HELP regsync_database_up 1 when the scrape-time database queries succeeded, 0 when they failed.
+# TYPE regsync_database_up gauge
+regsync_database_up 1
+`), "regsync_domains", "regsync_domains_sync_due", "regsync_jobs", "regsync_database_up"))
+
+	lag := testutil.ToFloat64(prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
+		for m := range collect(c) {
+			if strings.Contains(m.Desc().String(), "regsync_domains_sync_lag_seconds") {
+				ch <- m
+			}
+		}
+	}))
+	require.GreaterOrEqual(t, lag, 90.0)
+
+	env.pool.Close()
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(`
+# HELP regsync_database_up 1 when the scrape-time database queries succeeded, 0 when they failed.
+# TYPE regsync_database_up gauge
+regsync_database_up 0
+`), "regsync_database_up"))
+}
+
+// counterSum adds up every series of a counter vector.
+func counterSum(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	sum := 0.0
+	for m := range collect(c) {
+		var out dto.Metric
+		require.NoError(t, m.Write(&out))
+		sum += out.GetCounter().GetValue()
+	}
+	return sum
+}
+
+func collect(c prometheus.Collector) <-chan prometheus.Metric {
+	ch := make(chan prometheus.Metric, 100)
+	c.Collect(ch)
+	close(ch)
+	return ch
+}
+
+func TestMetricsLint(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	m.statusSyncs.WithLabelValues("sim", "changed").Inc()
+	m.registrarDuration.WithLabelValues("sim", "read_status", "ok").Observe(0.1)
+	problems, err := testutil.GatherAndLint(reg)
+	require.NoError(t, err)
+	require.Empty(t, problems)
+}
