@@ -1,0 +1,252 @@
+// Package registrartest is the conformance suite every registrar adapter
+// passes, in the manner of River's riverdrivertest: [Run] scripts a
+// simulated registrar and checks what the adapter built over it reports.
+//
+// What the suite pins, for the worker to rely on:
+//
+//   - Raw statuses are kept and mapped; unknown values read as
+//     [registrar.StatusUnknown] with Raw kept.
+//   - Each ReadStatus call reads the registrar exactly once: adapters do not
+//     retry on their own, the job queue does.
+//   - A read cut short by ctx's deadline returns promptly with an error
+//     wrapping both [registrar.ErrUnavailable] and
+//     [context.DeadlineExceeded], so it is a transient failure.
+//   - Errors wrap the [registrar] sentinels, start with the adapter's Name
+//     and a colon, and rate limits carry their Retry-After.
+package registrartest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/regsync/regsync/registrar"
+	"github.com/regsync/regsync/registrar/sim"
+)
+
+// timeoutBound is how long a read with a short deadline may take at most.
+const timeoutBound = 5 * time.Second
+
+// Run runs the conformance suite. newAdapter returns the adapter under test
+// reading from backend, a simulator with the default configuration that the
+// suite scripts; the in-process simulator returns backend itself, an HTTP
+// adapter serves backend with [sim.Handler] and points at that server.
+func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar.Registrar) {
+	t.Helper()
+
+	setup := func(t *testing.T) (*sim.Sim, registrar.Registrar) {
+		t.Helper()
+		backend, err := sim.New(sim.DefaultConfig())
+		require.NoError(t, err)
+		return backend, newAdapter(t, backend)
+	}
+	script := func(t *testing.T, backend *sim.Sim, id string, cycle bool, entries ...string) registrar.Domain {
+		t.Helper()
+		d := registrar.Domain{ID: id, Name: strings.ReplaceAll(id, "_", "-") + ".example"}
+		require.NoError(t, backend.Script(d.ID, d.Name, entries, cycle))
+		return d
+	}
+	readRaws := func(t *testing.T, a registrar.Registrar, d registrar.Domain, n int) []string {
+		t.Helper()
+		var raws []string
+		for range n {
+			r, err := a.ReadStatus(context.Background(), d)
+			require.NoError(t, err)
+			raws = append(raws, r.Raw)
+		}
+		return raws
+	}
+	// readErr reads d expecting an error, and checks the adapter's prefix.
+	readErr := func(ctx context.Context, t *testing.T, a registrar.Registrar, d registrar.Domain) error {
+		t.Helper()
+		_, err := a.ReadStatus(ctx, d)
+		require.Error(t, err)
+		require.True(t, strings.HasPrefix(err.Error(), a.Name()+": "), "error %q does not start with %q", err, a.Name()+": ")
+		return err
+	}
+
+	t.Run("SteadyStatus", func(t *testing.T) {
+		t.Parallel()
+
+		backend, a := setup(t)
+		d := script(t, backend, "dom_steady", false, "active")
+		var ids []string
+		for range 3 {
+			r, err := a.ReadStatus(context.Background(), d)
+			require.NoError(t, err)
+			require.Equal(t, "active", r.Raw)
+			require.Equal(t, registrar.StatusActive, r.Status)
+			require.NotEmpty(t, r.RequestID)
+			require.NotContains(t, ids, r.RequestID)
+			ids = append(ids, r.RequestID)
+		}
+		require.Equal(t, 3, backend.Reads(d.ID), "one registrar read per ReadStatus")
+	})
+
+	t.Run("SuccessiveStatusesLastRepeats", func(t *testing.T) {
+		t.Parallel()
+
+		backend, a := setup(t)
+		d := script(t, backend, "dom_successive", false, "pending", "active", "expired")
+		require.Equal(t, []string{"pending", "active", "expired", "expired"}, readRaws(t, a, d, 4))
+	})
+
+	t.Run("CyclingStatuses", func(t *testing.T) {
+		t.Parallel()
+
+		backend, a := setup(t)
+		d := script(t, backend, "dom_flapping", true, "active", "expired")
+		require.Equal(t, []string{"active", "expired", "active", "expired"}, readRaws(t, a, d, 4))
+	})
+
+	t.Run("NormalizedStatusesRoundTrip", func(t *testing.T) {
+		t.Parallel()
+
+		backend, a := setup(t)
+		for _, s := range registrar.Statuses {
+			want := s
+			if s == registrar.StatusFraud {
+				want = registrar.StatusUnknown // a local decision, never a registrar reading
+			}
+			d := script(t, backend, "dom_"+string(s), false, string(s))
+			r, err := a.ReadStatus(context.Background(), d)
+			require.NoError(t, err)
+			require.Equal(t, string(s), r.Raw)
+			require.Equal(t, want, r.Status, "raw %q", s)
+		}
+	})
+
+	t.Run("UnknownRawStatus", func(t *testing.T) {
+		t.Parallel()
+
+		backend, a := setup(t)
+		d := script(t, backend, "dom_weird", false, "weird")
+		r, err := a.ReadStatus(context.Background(), d)
+		require.NoError(t, err)
+		require.Equal(t, "weird", r.Raw)
+		require.Equal(t, registrar.StatusUnknown, r.Status)
+	})
+
+	t.Run("UnscriptedDomainIsNotFound", func(t *testing.T) {
+		t.Parallel()
+
+		_, a := setup(t)
+		err := readErr(context.Background(), t, a, registrar.Domain{ID: "dom_nowhere", Name: "nowhere.example"})
+		require.ErrorIs(t, err, registrar.ErrNotFound)
+		require.True(t, registrar.IsPermanent(err))
+	})
+
+	t.Run("Faults", func(t *testing.T) {
+		t.Parallel()
+
+		tests := []struct {
+			token     string
+			sentinel  error
+			permanent bool
+			status    int
+		}{
+			{"!400", registrar.ErrInvalidRequest, true, 400},
+			{"!401", registrar.ErrUnauthorized, true, 401},
+			{"!403", registrar.ErrUnauthorized, true, 403},
+			{"!404", registrar.ErrNotFound, true, 404},
+			{"!500", registrar.ErrUnavailable, false, 500},
+			{"!502", registrar.ErrUnavailable, false, 502},
+			{"!503", registrar.ErrUnavailable, false, 503},
+			{"!garbage", registrar.ErrBadResponse, false, 0},
+			{"!huge", registrar.ErrBadResponse, false, 0},
+		}
+		for _, tt := range tests {
+			t.Run(tt.token, func(t *testing.T) {
+				t.Parallel()
+
+				backend, a := setup(t)
+				d := script(t, backend, "dom_fault", false, tt.token, "active")
+				err := readErr(context.Background(), t, a, d)
+				require.ErrorIs(t, err, tt.sentinel)
+				require.Equal(t, tt.permanent, registrar.IsPermanent(err))
+				if tt.status != 0 {
+					var apiErr *registrar.APIError
+					require.ErrorAs(t, err, &apiErr)
+					require.Equal(t, tt.status, apiErr.Status)
+					require.Equal(t, a.Name(), apiErr.Registrar)
+					require.NotEmpty(t, apiErr.Code)
+					require.NotEmpty(t, apiErr.RequestID)
+				}
+				require.Equal(t, []string{"active"}, readRaws(t, a, d, 1), "the adapter still works after the fault")
+			})
+		}
+	})
+
+	t.Run("RateLimited", func(t *testing.T) {
+		t.Parallel()
+
+		backend, a := setup(t)
+		d := script(t, backend, "dom_limited", false, "!429", "!429:5s")
+		for _, want := range []time.Duration{time.Second, 5 * time.Second} {
+			err := readErr(context.Background(), t, a, d)
+			require.ErrorIs(t, err, registrar.ErrRateLimited)
+			require.False(t, registrar.IsPermanent(err))
+			got, ok := registrar.RetryAfter(err)
+			require.True(t, ok)
+			require.Equal(t, want, got)
+		}
+	})
+
+	t.Run("TimeoutHonoursDeadline", func(t *testing.T) {
+		t.Parallel()
+
+		backend, a := setup(t)
+		d := script(t, backend, "dom_slow", false, "!timeout")
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err := readErr(ctx, t, a, d)
+		require.Less(t, time.Since(start), timeoutBound)
+		require.ErrorIs(t, err, registrar.ErrUnavailable)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.False(t, registrar.IsPermanent(err))
+	})
+
+	t.Run("ConcurrentReads", func(t *testing.T) {
+		t.Parallel()
+
+		backend, a := setup(t)
+		const domains, reads = 8, 10
+		entries := []string{"pending", "active", "suspended", "expired"}
+		var ds []registrar.Domain
+		for i := range domains {
+			ds = append(ds, script(t, backend, fmt.Sprintf("dom_c%d", i), true, entries[i%len(entries):]...))
+		}
+
+		var wg sync.WaitGroup
+		errs := make(chan error, domains)
+		for i, d := range ds {
+			wg.Go(func() {
+				want := entries[i%len(entries):]
+				for n := range reads {
+					r, err := a.ReadStatus(context.Background(), d)
+					if err == nil && r.Raw != want[n%len(want)] {
+						err = fmt.Errorf("read %d of %s: got %q, want %q", n, d.ID, r.Raw, want[n%len(want)])
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		for _, d := range ds {
+			require.Equal(t, reads, backend.Reads(d.ID))
+		}
+	})
+}
