@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/regsync/regsync/internal/localpg"
+	"github.com/regsync/regsync/migrations"
+	"github.com/regsync/regsync/registrar"
+	"github.com/regsync/regsync/registrar/sim"
+	"github.com/regsync/regsync/store"
+	"github.com/regsync/regsync/worker"
+)
+
+// demoProfile is one kind of demo domain: its stored status and the
+// simulator script of its registrar reads.
+type demoProfile struct {
+	name     string
+	weight   int
+	status   registrar.Status
+	reads    []string // nil: the registrar does not know the domain
+	flapping bool
+}
+
+// demoPopulation is the demo's mix, weights in percent: mostly steady
+// domains, some changing, some flapping, and registrar trouble of every
+// kind the worker must survive.
+var demoPopulation = []demoProfile{
+	{name: "steady active", weight: 60, status: "active", reads: []string{"active"}},
+	{name: "steady suspended", weight: 4, status: "suspended", reads: []string{"suspended"}},
+	{name: "steady expired", weight: 4, status: "expired", reads: []string{"expired"}},
+	{name: "pending to active", weight: 8, status: "pending", reads: []string{"active"}},
+	{name: "active to expired", weight: 5, status: "active", reads: []string{"expired"}},
+	{name: "flapping", weight: 5, status: "active", reads: []string{"expired", "active"}, flapping: true},
+	{name: "registrar 503 once", weight: 5, status: "active", reads: []string{"!503", "active"}},
+	{name: "rate limited once", weight: 3, status: "active", reads: []string{"!429:1s", "active"}},
+	{name: "garbage answer once", weight: 2, status: "pending", reads: []string{"!garbage", "active"}},
+	{name: "unrecognised status", weight: 2, status: "active", reads: []string{"parked"}},
+	{name: "unknown at registrar", weight: 1, status: "active"},
+	{name: "fraud (local, sticky)", weight: 1, status: "fraud", reads: []string{"active"}},
+}
+
+func runDemo(ctx context.Context, c *cli, args []string) error {
+	fs := c.flagSet("demo", "", "Run the worker end to end on the in-process registrar simulator: with no DATABASE_URL it starts a throwaway PostgreSQL from the local binaries (stopped on exit), migrates, seeds a demo population, runs the sweep and the workers with a progress line, and prints a summary")
+	common := c.commonFlags(fs)
+	if c.getenv("REGSYNC_LOG_LEVEL") == "" {
+		common.logLevel = zapcore.WarnLevel
+	}
+	cfg := worker.DefaultConfig()
+	cfg.Sync.DoubleSyncDelay = 200 * time.Millisecond
+	c.workerFlags(fs, &cfg)
+	domains := fs.Int("domains", 3000, "how many demo domains to seed")
+	once := fs.Bool("once", false, "exit when the sweep has drained instead of running until interrupted")
+	latency := fs.Duration("sim-latency", 2*time.Millisecond, "simulated registrar latency per read")
+	faultRate := fs.Float64("sim-fault-rate", 0.01, "probability that a read fails with a random 5xx or 429")
+	seed := fs.Uint64("seed", 1, "seed of the demo population and the simulator's faults")
+	httpAddr := fs.String("http-addr", "", "serve /metrics, /healthz and /readyz here while the demo runs (off when empty)")
+	if err := c.parse(fs, args, 0); err != nil {
+		return err
+	}
+	logger := c.logger(common)
+	defer func() { _ = logger.Sync() }()
+
+	if common.databaseURL == "" {
+		fmt.Fprintln(c.stderr, "demo: DATABASE_URL is not set; starting a throwaway PostgreSQL")
+		cluster, err := localpg.Start(ctx, localpg.Options{})
+		if err != nil {
+			return fmt.Errorf("start throwaway PostgreSQL: %w", err)
+		}
+		defer func() {
+			if err := cluster.Stop(); err != nil {
+				fmt.Fprintln(c.stderr, "demo: stop PostgreSQL:", err)
+			}
+		}()
+		common.databaseURL = cluster.URL("postgres")
+	}
+	pool, err := connect(ctx, common)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := migrations.Up(ctx, pool, nil); err != nil {
+		return err
+	}
+
+	simulator, err := sim.New(sim.Config{Name: "sim", Latency: *latency, FaultRate: *faultRate, Seed: int64(*seed)})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := seedDemo(ctx, store.New(pool), simulator, *domains, *seed); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "demo: seeded %d domains on the simulated registrar\n", *domains)
+
+	reg := newRegistry()
+	svc, err := newService(pool, map[string]registrar.Registrar{"sim": simulator}, cfg, reg, logger)
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var listener net.Listener
+	if *httpAddr != "" {
+		if listener, err = net.Listen("tcp", *httpAddr); err != nil {
+			return fmt.Errorf("listen on %s: %w", *httpAddr, err)
+		}
+		fmt.Fprintf(c.stderr, "demo: metrics on http://%s/metrics\n", listener.Addr())
+	}
+	served := make(chan error, 1)
+	go func() { served <- svc.serve(runCtx, listener, logger) }()
+
+	started := time.Now()
+	err = watchDemo(runCtx, c.stderr, pool, *once, served, started)
+	stop()
+	if serveErr := <-served; serveErr != nil && err == nil {
+		err = serveErr
+	}
+	if err != nil {
+		return err
+	}
+	return printDemoSummary(ctx, c.stdout, pool, reg, time.Since(started))
+}
+
+// seedDemo adds n demo domains, drawing each one's profile from
+// demoPopulation with a generator seeded by seed, and scripts their reads.
+func seedDemo(ctx context.Context, st *store.Store, s *sim.Sim, n int, seed uint64) error {
+	var existing int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM regsync.domains`).Scan(&existing); err != nil {
+		return fmt.Errorf("count domains: %w", err)
+	}
+	if existing > 0 {
+		return fmt.Errorf("%w: the demo needs an empty database, and this one has %d domains; unset DATABASE_URL to use a throwaway one", errUsage, existing)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0))
+	domains := make([]store.NewDomain, n)
+	for i := range domains {
+		p := pickProfile(rng.IntN(100))
+		d := store.NewDomain{ID: fmt.Sprintf("dom_demo%06d", i), Name: fmt.Sprintf("demo-%06d.example.com", i), Registrar: "sim", Status: p.status}
+		domains[i] = d
+		if p.reads != nil {
+			if err := s.Script(d.ID, d.Name, p.reads, p.flapping); err != nil {
+				return err
+			}
+		}
+	}
+	return st.AddDomains(ctx, domains)
+}
+
+func pickProfile(percent int) demoProfile {
+	for _, p := range demoPopulation {
+		if percent < p.weight {
+			return p
+		}
+		percent -= p.weight
+	}
+	return demoPopulation[0]
+}
+
+// watchDemo prints a progress line every second until ctx ends, the
+// service stops, or, with once, the sweep has drained: no domain is due
+// and no status_sync job is left to run.
+func watchDemo(ctx context.Context, w io.Writer, pool *pgxpool.Pool, once bool, served <-chan error, started time.Time) error {
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-served:
+			return fmt.Errorf("worker stopped: %w", err)
+		case <-ticker.C:
+		}
+		var total, synced, due, open, outcomes int
+		err := pool.QueryRow(ctx, `
+			SELECT (SELECT count(*) FROM regsync.domains),
+				(SELECT count(*) FROM regsync.domains WHERE last_synced_at IS NOT NULL),
+				(SELECT count(*) FROM regsync.domains WHERE next_sync_at <= now()),
+				(SELECT count(*) FROM regsync.river_job WHERE kind = 'status_sync'
+					AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')),
+				(SELECT count(*) FROM regsync.status_sync_outcomes)`).Scan(&total, &synced, &due, &open, &outcomes)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read progress: %w", err)
+		}
+		elapsed := time.Since(started)
+		fmt.Fprintf(w, "demo: %5.1fs  synced %d/%d domains  due %d  jobs open %d  outcomes %d (%.0f/s)\n",
+			elapsed.Seconds(), synced, total, due, open, outcomes, float64(outcomes)/elapsed.Seconds())
+		if once && due == 0 && open == 0 {
+			return nil
+		}
+	}
+}
+
+// printDemoSummary prints what the demo did: syncs by result, status
+// transitions, double syncs and the jobs' final states.
+func printDemoSummary(ctx context.Context, w io.Writer, pool *pgxpool.Pool, reg *prometheus.Registry, elapsed time.Duration) error {
+	families, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	var outcomes int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM regsync.status_sync_outcomes`).Scan(&outcomes); err != nil {
+		return fmt.Errorf("count outcomes: %w", err)
+	}
+	fmt.Fprintf(w, "\nregsync demo summary: %d syncs recorded in %.1fs (%.0f syncs/s)\n", outcomes, elapsed.Seconds(), float64(outcomes)/elapsed.Seconds())
+	printCounter(w, families, "regsync_status_sync_total", "syncs by result", "result")
+	printCounter(w, families, "regsync_status_transitions_total", "status transitions kept", "from", "to")
+	printCounter(w, families, "regsync_double_sync_total", "double syncs", "result")
+	printCounter(w, families, "regsync_jobs_rejected_total", "jobs rejected", "reason")
+
+	rows, err := pool.Query(ctx, `
+		SELECT kind, state::text, count(*) FROM regsync.river_job GROUP BY kind, state ORDER BY kind, state`)
+	if err != nil {
+		return fmt.Errorf("count jobs: %w", err)
+	}
+	defer rows.Close()
+	fmt.Fprintln(w, "jobs by kind and state:")
+	for rows.Next() {
+		var kind, state string
+		var n int
+		if err := rows.Scan(&kind, &state, &n); err != nil {
+			return fmt.Errorf("count jobs: %w", err)
+		}
+		fmt.Fprintf(w, "  %-20s %-10s %d\n", kind, state, n)
+	}
+	return rows.Err()
+}
+
+// printCounter prints a counter family's series summed by the given labels.
+func printCounter(w io.Writer, families []*dto.MetricFamily, name, title string, labels ...string) {
+	sums := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var key []string
+			for _, l := range labels {
+				for _, pair := range m.GetLabel() {
+					if pair.GetName() == l {
+						key = append(key, pair.GetValue())
+					}
+				}
+			}
+			sums[strings.Join(key, " -> ")] += m.GetCounter().GetValue()
+		}
+	}
+	fmt.Fprintf(w, "%s:\n", title)
+	if len(sums) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	keys := make([]string, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-24s %.0f\n", k, sums[k])
+	}
+}

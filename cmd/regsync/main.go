@@ -1,0 +1,260 @@
+// Command regsync keeps a hosting provider's view of its customers' domain
+// statuses true to what the registrars say. Run "regsync help" for its
+// subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/regsync/regsync/registrar"
+	"github.com/regsync/regsync/worker"
+)
+
+// cli is what every subcommand gets from the process.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// envErrs are invalid environment values met while setting flag
+	// defaults; parse reports them.
+	envErrs []error
+}
+
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, c *cli, args []string) error
+}
+
+var commands = []command{
+	{"migrate", "", "apply regsync's and River's database migrations (safe to run on every deploy)", runMigrate},
+	{"serve", "", "run the workers, the sweep and the /metrics, /healthz and /readyz endpoints", runServe},
+	{"sync", "DOMAIN_ID", "sync one domain now and print the outcome as JSON", runSync},
+	{"enqueue", "status-sync DOMAIN_ID", "enqueue a status sync of a domain for the workers", runEnqueue},
+	{"simulate", "", "serve the registrar simulator over HTTP in Hostup's wire format", runSimulate},
+	{"demo", "", "run the worker on a throwaway database and a simulated registrar, then summarize", runDemo},
+}
+
+// errUsage marks errors in how the command was called; they exit with 2.
+var errUsage = errors.New("usage error")
+
+// errReported means the command already printed its failure; it exits
+// with 1 and prints nothing more.
+var errReported = errors.New("failure reported")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, c *cli, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		c.usage()
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	i := slices.IndexFunc(commands, func(cmd command) bool { return cmd.name == args[0] })
+	if i < 0 {
+		fmt.Fprintf(c.stderr, "regsync: unknown command %q\n\n", args[0])
+		c.usage()
+		return 2
+	}
+	err := commands[i].run(ctx, c, args[1:])
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errReported):
+		return 1
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(c.stderr, "regsync %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(c.stderr, "regsync %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func (c *cli) usage() {
+	fmt.Fprintln(c.stderr, "Usage: regsync COMMAND [flags]\n\nCommands:")
+	for _, cmd := range commands {
+		fmt.Fprintf(c.stderr, "  %-9s %-22s %s\n", cmd.name, cmd.args, cmd.summary)
+	}
+	fmt.Fprintln(c.stderr, "\nRun \"regsync COMMAND --help\" for a command's flags. Every flag also reads the environment variable named in its help.")
+}
+
+// flagSet returns a flag set for a subcommand that prints its usage to
+// stderr and returns errors instead of exiting.
+func (c *cli) flagSet(name, args, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stderr, "Usage: regsync %s [flags] %s\n\n%s.\n\nFlags:\n", name, args, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args and checks the environment values read for defaults
+// and the number of positional arguments.
+func (c *cli) parse(fs *flag.FlagSet, args []string, positional int) error {
+	if err := errors.Join(c.envErrs...); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != positional {
+		fs.Usage()
+		return fmt.Errorf("%w: want %d arguments, got %d", errUsage, positional, fs.NArg())
+	}
+	return nil
+}
+
+// commonFlags are the database and logging flags of every database command.
+type commonFlags struct {
+	databaseURL string
+	logLevel    zapcore.Level
+	maxConns    int
+}
+
+func (c *cli) commonFlags(fs *flag.FlagSet) *commonFlags {
+	f := &commonFlags{}
+	fs.StringVar(&f.databaseURL, "database-url", c.getenv("DATABASE_URL"), "PostgreSQL connection string (env DATABASE_URL)")
+	f.logLevel = zapcore.InfoLevel
+	if v := c.getenv("REGSYNC_LOG_LEVEL"); v != "" {
+		c.envErr("REGSYNC_LOG_LEVEL", f.logLevel.Set(v))
+	}
+	fs.Var(&f.logLevel, "log-level", "log level: debug, info, warn or error (env REGSYNC_LOG_LEVEL)")
+	fs.IntVar(&f.maxConns, "db-max-conns", c.envInt("REGSYNC_DB_MAX_CONNS", 20), "largest number of database connections (env REGSYNC_DB_MAX_CONNS)")
+	return f
+}
+
+// logger returns a JSON logger on stderr at the flags' level.
+func (c *cli) logger(f *commonFlags) *zap.Logger {
+	enc := zap.NewProductionEncoderConfig()
+	enc.TimeKey = "time"
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(c.stderr), f.logLevel)).Named("regsync")
+}
+
+// connect opens a pool on the flags' database and checks it answers.
+func connect(ctx context.Context, f *commonFlags) (*pgxpool.Pool, error) {
+	if f.databaseURL == "" {
+		return nil, fmt.Errorf("%w: no database: set DATABASE_URL or --database-url", errUsage)
+	}
+	cfg, err := pgxpool.ParseConfig(f.databaseURL)
+	if err != nil {
+		// pgx's parse error can quote the connection string, password
+		// included: say only what is wrong with it.
+		return nil, fmt.Errorf("%w: the database URL cannot be parsed", errUsage)
+	}
+	cfg.MaxConns = int32(f.maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return pool, nil
+}
+
+// workerFlags binds the worker's settings to flags with env fallbacks.
+func (c *cli) workerFlags(fs *flag.FlagSet, cfg *worker.Config) {
+	fs.IntVar(&cfg.StatusSyncWorkers, "workers", c.envInt("REGSYNC_WORKERS", cfg.StatusSyncWorkers), "status syncs run at once by this process (env REGSYNC_WORKERS)")
+	c.durationFlag(fs, &cfg.Sync.Interval, "sync-interval", "REGSYNC_SYNC_INTERVAL", "default time between two syncs of a domain, jittered by a tenth")
+	c.durationFlag(fs, &cfg.Sync.DoubleSyncDelay, "double-sync-delay", "REGSYNC_DOUBLE_SYNC_DELAY", "wait before the confirming read of a guarded change")
+	c.durationFlag(fs, &cfg.Sync.RetryAfterRevert, "resync-after-revert", "REGSYNC_RESYNC_AFTER_REVERT", "when a reverted (flapping) domain is synced again")
+	c.durationFlag(fs, &cfg.Sweep.Interval, "sweep-interval", "REGSYNC_SWEEP_INTERVAL", "how often the leader enqueues due domains")
+	c.statusListFlag(fs, &cfg.Sync.GuardedFrom, "guarded-from", "REGSYNC_GUARDED_FROM", "statuses whose loss is double-checked")
+	c.statusListFlag(fs, &cfg.Sync.GuardedTo, "guarded-to", "REGSYNC_GUARDED_TO", "statuses whose arrival is double-checked")
+	c.statusListFlag(fs, &cfg.Sync.Sticky, "sticky", "REGSYNC_STICKY", "local-only statuses a sync never overwrites")
+}
+
+func (c *cli) durationFlag(fs *flag.FlagSet, d *time.Duration, name, env, usage string) {
+	if v := c.getenv(env); v != "" {
+		parsed, err := time.ParseDuration(v)
+		c.envErr(env, err)
+		if err == nil {
+			*d = parsed
+		}
+	}
+	fs.DurationVar(d, name, *d, fmt.Sprintf("%s (env %s)", usage, env))
+}
+
+func (c *cli) statusListFlag(fs *flag.FlagSet, list *[]registrar.Status, name, env, usage string) {
+	v := (*statusList)(list)
+	if s := c.getenv(env); s != "" {
+		c.envErr(env, v.Set(s))
+	}
+	fs.Var(v, name, fmt.Sprintf("comma-separated %s (env %s)", usage, env))
+}
+
+// statusList is a comma-separated list of normalized statuses.
+type statusList []registrar.Status
+
+func (l *statusList) String() string {
+	parts := make([]string, len(*l))
+	for i, s := range *l {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *statusList) Set(v string) error {
+	var list statusList
+	for part := range strings.SplitSeq(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		s, err := registrar.ParseStatus(part)
+		if err != nil {
+			return err
+		}
+		list = append(list, s)
+	}
+	*l = list
+	return nil
+}
+
+// envInt returns the integer in the variable key, or fallback when it is
+// not set.
+func (c *cli) envInt(key string, fallback int) int {
+	v := c.getenv(key)
+	if v == "" {
+		return fallback
+	}
+	n, err := strconv.Atoi(v)
+	c.envErr(key, err)
+	return n
+}
+
+// envErr records an invalid environment value.
+func (c *cli) envErr(key string, err error) {
+	if err != nil {
+		c.envErrs = append(c.envErrs, fmt.Errorf("%s: %w", key, err))
+	}
+}

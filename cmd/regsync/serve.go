@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
+	"go.uber.org/zap"
+
+	"github.com/regsync/regsync/registrar"
+	"github.com/regsync/regsync/registrar/factory"
+	"github.com/regsync/regsync/store"
+	"github.com/regsync/regsync/worker"
+)
+
+func runServe(ctx context.Context, c *cli, args []string) error {
+	fs := c.flagSet("serve", "", "Run the status-sync workers and, on the elected leader, the periodic sweep; serve /metrics, /healthz and /readyz")
+	common := c.commonFlags(fs)
+	cfg := worker.DefaultConfig()
+	c.workerFlags(fs, &cfg)
+	httpAddr := fs.String("http-addr", envOr(c.getenv, "REGSYNC_HTTP_ADDR", "127.0.0.1:9464"), "address of the metrics and health endpoints (env REGSYNC_HTTP_ADDR)")
+	names := fs.String("registrars", envOr(c.getenv, "REGSYNC_REGISTRARS", "hostup"), "comma-separated registrar adapters to load: "+strings.Join(factory.Names(), ", ")+" (env REGSYNC_REGISTRARS)")
+	if err := c.parse(fs, args, 0); err != nil {
+		return err
+	}
+	logger := c.logger(common)
+	defer func() { _ = logger.Sync() }()
+
+	adapters, err := factory.New(strings.Split(*names, ","), c.getenv)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	pool, err := connect(ctx, common)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	reg := newRegistry()
+	svc, err := newService(pool, adapters, cfg, reg, logger)
+	if err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *httpAddr, err)
+	}
+	logger.Info("serving", zap.String("http_addr", listener.Addr().String()), zap.Strings("registrars", strings.Split(*names, ",")))
+	return svc.serve(ctx, listener, logger)
+}
+
+// service is a running worker with its HTTP endpoints.
+type service struct {
+	pool   *pgxpool.Pool
+	client *river.Client[pgx.Tx]
+	reg    *prometheus.Registry
+	ready  atomic.Bool
+}
+
+// newRegistry returns a registry with the Go and process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// newService wires the store, syncer, metrics and River client.
+func newService(pool *pgxpool.Pool, adapters map[string]registrar.Registrar, cfg worker.Config, reg *prometheus.Registry, logger *zap.Logger) (*service, error) {
+	metrics := worker.NewMetrics(reg)
+	st := store.New(pool)
+	reg.MustRegister(worker.NewDatabaseCollector(st, 5*time.Second))
+	syncer, err := worker.NewSyncer(st, adapters, cfg.Sync, metrics)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	client, err := worker.NewClient(pool, cfg, syncer, metrics, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &service{pool: pool, client: client, reg: reg}, nil
+}
+
+// handler serves /metrics, /healthz (the process is up) and /readyz (the
+// workers run and the database answers).
+func (s *service) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if !s.ready.Load() {
+			http.Error(w, "workers not running", http.StatusServiceUnavailable)
+			return
+		}
+		if err := s.pool.Ping(ctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+// serve runs the workers, and the HTTP endpoints on listener unless it is
+// nil, until ctx ends, then stops both gracefully: running jobs get a
+// grace period to finish, and jobs still running after it are cancelled
+// and retried later.
+func (s *service) serve(ctx context.Context, listener net.Listener, logger *zap.Logger) error {
+	server := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
+	serveErr := make(chan error, 1)
+	if listener != nil {
+		go func() { serveErr <- server.Serve(listener) }()
+	}
+
+	if err := s.client.Start(ctx); err != nil {
+		_ = server.Close()
+		return fmt.Errorf("start workers: %w", err)
+	}
+	s.ready.Store(true)
+
+	var err error
+	select {
+	case <-ctx.Done():
+		logger.Info("stopping: finishing running jobs")
+	case err = <-serveErr:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	s.ready.Store(false)
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if stopErr := s.client.Stop(stopCtx); stopErr != nil {
+		logger.Warn("jobs did not finish in time; cancelling them", zap.Error(stopErr))
+		hardCtx, hardCancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer hardCancel()
+		_ = s.client.StopAndCancel(hardCtx)
+	}
+	if shutdownErr := server.Shutdown(stopCtx); shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
+		err = errors.Join(err, shutdownErr)
+	}
+	return err
+}
+
+func envOr(getenv func(string) string, key, fallback string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}

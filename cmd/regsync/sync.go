@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/regsync/regsync/registrar/factory"
+	"github.com/regsync/regsync/store"
+	"github.com/regsync/regsync/worker"
+)
+
+func runSync(ctx context.Context, c *cli, args []string) error {
+	fs := c.flagSet("sync", "DOMAIN_ID", "Sync one domain now through the same state machine as the workers, record the outcome, and print it as the Hostup API's JSON; exit 0 when syncSuccess is true. The sync runs in this process, outside the job queue; compare-and-set keeps it safe next to running workers")
+	common := c.commonFlags(fs)
+	cfg := worker.DefaultConfig()
+	c.workerFlags(fs, &cfg)
+	names := fs.String("registrars", envOr(c.getenv, "REGSYNC_REGISTRARS", "hostup"), "comma-separated registrar adapters to load (env REGSYNC_REGISTRARS)")
+	if err := c.parse(fs, args, 1); err != nil {
+		return err
+	}
+	domainID := fs.Arg(0)
+	if err := store.ValidateDomainID(domainID); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	adapters, err := factory.New(strings.Split(*names, ","), c.getenv)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	pool, err := connect(ctx, common)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	syncer, err := worker.NewSyncer(store.New(pool), adapters, cfg.Sync, worker.NewMetrics(newRegistry()))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	outcome, syncErr := syncer.Sync(ctx, domainID, worker.Run{})
+	if outcome.ID == "" {
+		return syncErr
+	}
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(outcome); err != nil {
+		return err
+	}
+	if !outcome.SyncSuccess {
+		return errReported
+	}
+	return nil
+}
