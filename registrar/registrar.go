@@ -1,9 +1,10 @@
 // Package registrar defines what regsync needs from a registrar: the
 // normalized [Status] type with the raw-status mapping tables, the small
-// [Registrar] interface every adapter implements, typed errors, and the
-// factory that builds an adapter by name. Each adapter lives in its own
-// subpackage (registrar/hostup, registrar/sim) and passes the shared
-// conformance suite in registrar/registrartest.
+// [Registrar] interface of adapters that read domain statuses, the optional
+// transfer capabilities [TransferResetter] and [TransferStatusReader], typed
+// errors, and the factory that builds an adapter by name. Each adapter lives
+// in its own subpackage (registrar/hostup, registrar/hostway, registrar/sim)
+// and passes the shared conformance suite in registrar/registrartest.
 package registrar
 
 import "context"
