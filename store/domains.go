@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -129,37 +130,85 @@ type SyncUpdate struct {
 	NextSyncAt time.Time
 }
 
-// FinishSync ends a sync in one transaction: it updates the domain as u
-// says, then appends the outcome that outcome builds from whether the
-// domain update matched, and returns that outcome.
-func (s *Store) FinishSync(ctx context.Context, u SyncUpdate, outcome func(matched bool) Outcome) (Outcome, error) {
+// domainSyncUpdate is the domain update of a sync's last write; $1 to $6
+// are the domain id and the fields of [SyncUpdate].
+const domainSyncUpdate = `
+	UPDATE regsync.domains SET
+		status = coalesce(nullif($3, ''), status),
+		version = version + CASE WHEN $3 <> '' AND $3 <> status THEN 1 ELSE 0 END,
+		unconfirmed_from_status = CASE WHEN $4 OR $3 <> '' THEN NULL ELSE unconfirmed_from_status END,
+		last_synced_at = CASE WHEN $5 THEN now() ELSE last_synced_at END,
+		next_sync_at = $6
+	WHERE id = $1 AND ($2::bigint = 0 OR version = $2)`
+
+func (u SyncUpdate) args(domainID string) []any {
+	return []any{domainID, u.IfVersion, string(u.SetStatus), u.Settle, u.Synced, u.NextSyncAt}
+}
+
+// FinishSync ends a sync: it updates the domain as u says and appends the
+// outcome o, atomically and in one round trip, and reports whether the
+// domain update matched. When u is Required and the update does not
+// match, it writes nothing and returns an error wrapping
+// [ErrVersionConflict].
+func (s *Store) FinishSync(ctx context.Context, u SyncUpdate, o Outcome) (bool, error) {
+	args := append(u.args(o.ID), u.Required)
+	args = append(args, outcomeArgs(o)...)
+	var matched, recorded bool
+	err := s.pool.QueryRow(ctx, `
+		WITH updated AS (`+domainSyncUpdate+` RETURNING id),
+		recorded AS (
+			INSERT INTO regsync.status_sync_outcomes (`+outcomeColumns+`)
+			SELECT `+placeholders(8, len(args)-7)+`
+			WHERE NOT $7::bool OR EXISTS (SELECT 1 FROM updated)
+			RETURNING id
+		)
+		SELECT EXISTS (SELECT 1 FROM updated), EXISTS (SELECT 1 FROM recorded)`, args...).Scan(&matched, &recorded)
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("finish sync of domain %s: %w", o.ID, err)
+	case !recorded:
+		return false, fmt.Errorf("finish sync of domain %s at version %d: %w", o.ID, u.IfVersion, ErrVersionConflict)
+	}
+	return matched, nil
+}
+
+// FinishRevert ends a sync that reverts a change: it updates the domain as
+// u says and, in the same transaction, appends reverted when the update
+// matched or kept when the domain had changed meanwhile. It returns the
+// outcome it recorded.
+func (s *Store) FinishRevert(ctx context.Context, u SyncUpdate, reverted, kept Outcome) (Outcome, error) {
 	var o Outcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		o = outcome(true)
-		tag, err := tx.Exec(ctx, `
-			UPDATE regsync.domains SET
-				status = coalesce(nullif($3, ''), status),
-				version = version + CASE WHEN $3 <> '' AND $3 <> status THEN 1 ELSE 0 END,
-				unconfirmed_from_status = CASE WHEN $4 OR $3 <> '' THEN NULL ELSE unconfirmed_from_status END,
-				last_synced_at = CASE WHEN $5 THEN now() ELSE last_synced_at END,
-				next_sync_at = $6
-			WHERE id = $1 AND ($2 = 0 OR version = $2)`,
-			o.ID, u.IfVersion, string(u.SetStatus), u.Settle, u.Synced, u.NextSyncAt)
+		tag, err := tx.Exec(ctx, domainSyncUpdate, u.args(reverted.ID)...)
 		if err != nil {
-			return fmt.Errorf("update domain %s: %w", o.ID, err)
+			return fmt.Errorf("revert domain %s: %w", reverted.ID, err)
 		}
-		if tag.RowsAffected() == 0 {
-			if u.Required {
-				return fmt.Errorf("finish sync of domain %s at version %d: %w", o.ID, u.IfVersion, ErrVersionConflict)
-			}
-			o = outcome(false)
+		o = kept
+		if tag.RowsAffected() == 1 {
+			o = reverted
 		}
-		return insertOutcome(ctx, tx, o)
+		_, err = tx.Exec(ctx, `INSERT INTO regsync.status_sync_outcomes (`+outcomeColumns+`) VALUES (`+placeholders(1, len(outcomeArgs(o)))+`)`, outcomeArgs(o)...)
+		if err != nil {
+			return fmt.Errorf("record outcome of domain %s: %w", o.ID, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return Outcome{}, err
 	}
 	return o, nil
+}
+
+// placeholders returns "$first, ..., $(first+n-1)".
+func placeholders(first, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", first+i)
+	}
+	return b.String()
 }
 
 // ClaimDueDomains claims up to limit domains whose next sync is due, in tx,

@@ -1,11 +1,7 @@
 package store
 
 import (
-	"context"
-	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/regsync/regsync/registrar"
 )
@@ -48,28 +44,26 @@ type Outcome struct {
 	FinishedAt time.Time `json:"-"`
 }
 
-func insertOutcome(ctx context.Context, tx pgx.Tx, o Outcome) error {
+// outcomeColumns are the columns of regsync.status_sync_outcomes written
+// from an [Outcome], in the order of [outcomeArgs].
+const outcomeColumns = `domain_id, domain_name, registrar, previous_status, new_status,
+	status_changed, status_changed_to_active, sync_success, info, error,
+	revert_attempted, revert_succeeded, revert_error,
+	double_sync_attempted, double_sync_succeeded, double_sync_error,
+	raw_status_first, raw_status_second, registrar_request_id,
+	job_id, attempt, started_at, finished_at`
+
+func outcomeArgs(o Outcome) []any {
 	var jobID *int64
 	if o.JobID != 0 {
 		jobID = &o.JobID
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO regsync.status_sync_outcomes (
-			domain_id, domain_name, registrar, previous_status, new_status,
-			status_changed, status_changed_to_active, sync_success, info, error,
-			revert_attempted, revert_succeeded, revert_error,
-			double_sync_attempted, double_sync_succeeded, double_sync_error,
-			raw_status_first, raw_status_second, registrar_request_id,
-			job_id, attempt, started_at, finished_at
-		) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+	return []any{
 		o.ID, o.Name, o.Registrar, string(o.PreviousStatus), string(o.NewStatus),
 		o.StatusChanged, o.StatusChangedToActive, o.SyncSuccess, o.Info, o.Error,
 		o.RevertAttempted, o.RevertSucceeded, o.RevertError,
 		o.DoubleSyncAttempted, o.DoubleSyncSucceeded, o.DoubleSyncError,
 		o.RawStatusFirst, o.RawStatusSecond, o.RegistrarRequestID,
-		jobID, o.Attempt, o.StartedAt, o.FinishedAt)
-	if err != nil {
-		return fmt.Errorf("record outcome of domain %s: %w", o.ID, err)
+		jobID, o.Attempt, o.StartedAt, o.FinishedAt,
 	}
-	return nil
 }

@@ -27,6 +27,9 @@ type Config struct {
 	// FetchPollInterval is how often a process polls for jobs when no
 	// insert notification arrives; notified inserts are picked up at once.
 	FetchPollInterval time.Duration
+	// FetchCooldown is the least time between two fetches of jobs; with
+	// StatusSyncWorkers it caps a process's job rate.
+	FetchCooldown time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -36,6 +39,7 @@ func DefaultConfig() Config {
 		Sync:              DefaultSyncConfig(),
 		Sweep:             DefaultSweepConfig(),
 		FetchPollInterval: time.Second,
+		FetchCooldown:     100 * time.Millisecond,
 	}
 }
 
@@ -51,6 +55,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, syncer *Syncer, metrics *Metrics,
 		Schema:            migrations.Schema,
 		Logger:            riverLogger(logger),
 		FetchPollInterval: cfg.FetchPollInterval,
+		FetchCooldown:     cfg.FetchCooldown,
 		Queues: map[string]river.QueueConfig{
 			QueueStatusSync: {MaxWorkers: cfg.StatusSyncWorkers},
 			QueueSweep:      {MaxWorkers: 1},

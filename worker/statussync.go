@@ -79,7 +79,8 @@ func (c SyncConfig) Validate() error {
 type domainStore interface {
 	Domain(ctx context.Context, id string) (store.Domain, error)
 	MarkUnconfirmed(ctx context.Context, id string, version int64, from, status registrar.Status) (int64, error)
-	FinishSync(ctx context.Context, u store.SyncUpdate, outcome func(matched bool) store.Outcome) (store.Outcome, error)
+	FinishSync(ctx context.Context, u store.SyncUpdate, o store.Outcome) (bool, error)
+	FinishRevert(ctx context.Context, u store.SyncUpdate, reverted, kept store.Outcome) (store.Outcome, error)
 }
 
 // ErrNoAdapter means a domain names a registrar no adapter is configured for.
@@ -216,17 +217,17 @@ func (s *Syncer) syncOnce(ctx context.Context, reg registrar.Registrar, d store.
 		return s.finishWithError(ctx, o, err)
 	case readUnrecognised:
 		o.Error = text(fmt.Sprintf("unrecognised registrar status %q", reading.Raw))
-		return s.finish(ctx, store.SyncUpdate{NextSyncAt: s.after(s.cfg.RetryAfterError)}, same(o))
+		return s.finish(ctx, store.SyncUpdate{NextSyncAt: s.after(s.cfg.RetryAfterError)}, o)
 	case readKeptSticky:
 		o.SyncSuccess = true
 		o.Info = text(fmt.Sprintf("Status %s is a local decision and was kept; the registrar reported %q.", d.Status, reading.Raw))
-		return s.finish(ctx, store.SyncUpdate{Synced: true, NextSyncAt: s.nextSync(d)}, same(o))
+		return s.finish(ctx, store.SyncUpdate{Synced: true, NextSyncAt: s.nextSync(d)}, o)
 	case readUnchanged:
 		o.SyncSuccess = true
 		o.Info = text("Domain status unchanged.")
 		return s.finish(ctx, store.SyncUpdate{
 			IfVersion: d.Version, Required: true, Synced: true, NextSyncAt: s.nextSync(d),
-		}, same(o))
+		}, o)
 	case readChanged:
 		o.SyncSuccess = true
 		o.NewStatus = reading.Status
@@ -235,7 +236,7 @@ func (s *Syncer) syncOnce(ctx context.Context, reg registrar.Registrar, d store.
 		o.Info = text("Domain status was updated.")
 		return s.finish(ctx, store.SyncUpdate{
 			IfVersion: d.Version, Required: true, SetStatus: reading.Status, Synced: true, NextSyncAt: s.nextSync(d),
-		}, same(o))
+		}, o)
 	default: // readChangedGuarded
 		version, err := s.store.MarkUnconfirmed(ctx, d.ID, d.Version, d.Status, reading.Status)
 		if err != nil {
@@ -278,7 +279,7 @@ func (s *Syncer) doubleSync(ctx context.Context, reg registrar.Registrar, d stor
 		o.Info = text("Domain status was updated after a confirming double sync.")
 		return s.finish(ctx, store.SyncUpdate{
 			IfVersion: version, Settle: true, Synced: true, NextSyncAt: s.nextSync(d),
-		}, same(o))
+		}, o)
 	}
 	if err != nil {
 		s.metrics.doubleSyncs.WithLabelValues("error").Inc()
@@ -287,32 +288,29 @@ func (s *Syncer) doubleSync(ctx context.Context, reg registrar.Registrar, d stor
 	}
 	o.DoubleSyncError = text(contradiction)
 	o.RevertAttempted = true
-	return s.finish(ctx, store.SyncUpdate{
+	o.FinishedAt = s.now()
+	kept := o
+	kept.RevertError = text(fmt.Sprintf("domain was changed by another writer after the sync applied %q; left as it is", d.Status))
+	kept.Info = text("Status change could not be reverted; the domain will be synced again soon.")
+	reverted := o
+	reverted.RevertSucceeded = true
+	reverted.NewStatus = previous
+	reverted.StatusChanged = false
+	reverted.StatusChangedToActive = false
+	reverted.Info = text("Status change reverted after a contradicting double sync.")
+	return s.store.FinishRevert(ctx, store.SyncUpdate{
 		IfVersion: version, SetStatus: previous, NextSyncAt: s.after(s.cfg.RetryAfterRevert),
-	}, func(reverted bool) store.Outcome {
-		if reverted {
-			o.RevertSucceeded = true
-			o.NewStatus = previous
-			o.StatusChanged = false
-			o.StatusChangedToActive = false
-			o.Info = text("Status change reverted after a contradicting double sync.")
-			return o
-		}
-		o.RevertError = text(fmt.Sprintf("domain was changed by another writer after the sync applied %q; left as it is", d.Status))
-		o.Info = text("Status change could not be reverted; the domain will be synced again soon.")
-		return o
-	})
+	}, reverted, kept)
 }
 
 // finish ends the sync through the store, stamping the outcome's finish
-// time.
-func (s *Syncer) finish(ctx context.Context, u store.SyncUpdate, outcome func(matched bool) store.Outcome) (store.Outcome, error) {
-	finished := s.now()
-	return s.store.FinishSync(ctx, u, func(matched bool) store.Outcome {
-		o := outcome(matched)
-		o.FinishedAt = finished
-		return o
-	})
+// time, and returns the recorded outcome.
+func (s *Syncer) finish(ctx context.Context, u store.SyncUpdate, o store.Outcome) (store.Outcome, error) {
+	o.FinishedAt = s.now()
+	if _, err := s.store.FinishSync(ctx, u, o); err != nil {
+		return store.Outcome{}, err
+	}
+	return o, nil
 }
 
 // finishWithError records a sync that could not read a usable status: the
@@ -321,7 +319,7 @@ func (s *Syncer) finish(ctx context.Context, u store.SyncUpdate, outcome func(ma
 func (s *Syncer) finishWithError(ctx context.Context, o store.Outcome, cause error) (store.Outcome, error) {
 	o.SyncSuccess = false
 	o.Error = text(cause.Error())
-	recorded, err := s.finish(ctx, store.SyncUpdate{NextSyncAt: s.after(s.cfg.RetryAfterError)}, same(o))
+	recorded, err := s.finish(ctx, store.SyncUpdate{NextSyncAt: s.after(s.cfg.RetryAfterError)}, o)
 	if err != nil {
 		return store.Outcome{}, errors.Join(cause, err)
 	}
@@ -402,12 +400,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// same returns an outcome builder that ignores whether the domain update
-// matched.
-func same(o store.Outcome) func(bool) store.Outcome {
-	return func(bool) store.Outcome { return o }
 }
 
 func text(s string) *string { return &s }

@@ -57,24 +57,42 @@ func (m *memoryStore) MarkUnconfirmed(_ context.Context, _ string, version int64
 	return m.domain.Version, nil
 }
 
-func (m *memoryStore) FinishSync(_ context.Context, u store.SyncUpdate, outcome func(bool) store.Outcome) (store.Outcome, error) {
+// update applies u to the domain as the store's SQL does and reports
+// whether it matched.
+func (m *memoryStore) update(u store.SyncUpdate) bool {
+	if u.IfVersion != 0 && u.IfVersion != m.domain.Version {
+		return false
+	}
+	if u.SetStatus != "" && u.SetStatus != m.domain.Status {
+		m.domain.Status = u.SetStatus
+		m.domain.Version++
+	}
+	if u.Settle || u.SetStatus != "" {
+		m.domain.UnconfirmedFrom = ""
+	}
+	return true
+}
+
+func (m *memoryStore) FinishSync(_ context.Context, u store.SyncUpdate, o store.Outcome) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.otherWriter()
-	matched := u.IfVersion == 0 || u.IfVersion == m.domain.Version
+	matched := m.update(u)
 	if !matched && u.Required {
-		return store.Outcome{}, store.ErrVersionConflict
+		return false, store.ErrVersionConflict
 	}
-	if matched {
-		if u.SetStatus != "" && u.SetStatus != m.domain.Status {
-			m.domain.Status = u.SetStatus
-			m.domain.Version++
-		}
-		if u.Settle || u.SetStatus != "" {
-			m.domain.UnconfirmedFrom = ""
-		}
+	m.outcomes = append(m.outcomes, o)
+	return matched, nil
+}
+
+func (m *memoryStore) FinishRevert(_ context.Context, u store.SyncUpdate, reverted, kept store.Outcome) (store.Outcome, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.otherWriter()
+	o := kept
+	if m.update(u) {
+		o = reverted
 	}
-	o := outcome(matched)
 	m.outcomes = append(m.outcomes, o)
 	return o, nil
 }

@@ -168,9 +168,7 @@ func TestStatusSyncStoreCompareAndSet(t *testing.T) {
 	_, err = env.store.MarkUnconfirmed(ctx, "dom_cas", d.Version, d.Status, registrar.StatusActive)
 	require.ErrorIs(t, err, store.ErrVersionConflict)
 	_, err = env.store.FinishSync(ctx, store.SyncUpdate{IfVersion: d.Version, Required: true, SetStatus: registrar.StatusActive, NextSyncAt: time.Now()},
-		func(bool) store.Outcome {
-			return store.Outcome{ID: d.ID, Name: d.Name, Registrar: "sim", PreviousStatus: "pending", NewStatus: "active"}
-		})
+		store.Outcome{ID: d.ID, Name: d.Name, Registrar: "sim", PreviousStatus: "pending", NewStatus: "active"})
 	require.ErrorIs(t, err, store.ErrVersionConflict)
 
 	var status string
