@@ -138,7 +138,7 @@ func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil
 
 func clientConfig(opts options, workers *river.Workers) *river.Config {
 	return &river.Config{
-		Schema:  migrations.Schema,
+		Schema:        migrations.Schema,
 		Queues:        map[string]river.QueueConfig{worker.QueueStatusSync: {MaxWorkers: opts.workers}},
 		Workers:       workers,
 		FetchCooldown: opts.cooldown,
