@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/regsync/regsync/internal/pgtest"
+	"github.com/regsync/regsync/registrar/sim"
+)
+
+func TestMain(m *testing.M) { pgtest.RunMain(m) }
+
+// result is what one regsync invocation printed and returned.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// regsync runs the command in-process with env as its whole environment.
+func regsync(ctx context.Context, env map[string]string, args ...string) result {
+	var stdout, stderr bytes.Buffer
+	c := &cli{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }}
+	code := run(ctx, c, args)
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := regsync(ctx, nil, "help")
+	require.Equal(t, 0, r.code)
+	for _, cmd := range commands {
+		require.Contains(t, r.stderr, cmd.name)
+	}
+	require.Equal(t, 2, regsync(ctx, nil).code)
+
+	r = regsync(ctx, nil, "frobnicate")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `unknown command "frobnicate"`)
+
+	for _, cmd := range commands {
+		r := regsync(ctx, nil, cmd.name, "--help")
+		require.Equal(t, 0, r.code, cmd.name)
+		require.Contains(t, r.stderr, "Usage: regsync "+cmd.name, cmd.name)
+	}
+
+	r = regsync(ctx, map[string]string{"REGSYNC_WORKERS": "many"}, "serve")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "REGSYNC_WORKERS")
+	r = regsync(ctx, map[string]string{"REGSYNC_GUARDED_TO": "gone"}, "serve")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `invalid status "gone"`)
+	r = regsync(ctx, nil, "sync", "dom_a", "dom_b")
+	require.Equal(t, 2, r.code)
+	r = regsync(ctx, nil, "sync", "DOM-1")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "invalid domain id")
+	r = regsync(ctx, map[string]string{"DATABASE_URL": "postgres://u:hunter2@%zz/db"}, "enqueue", "status-sync", "dom_a")
+	require.Equal(t, 2, r.code)
+	require.NotContains(t, r.stderr, "hunter2", "the database password is never printed")
+}
+
+// hostupSim serves a simulator in Hostup's wire format and returns it with
+// the environment pointing the hostup adapter at it.
+func hostupSim(t *testing.T, databaseURL string) (*sim.Sim, map[string]string) {
+	t.Helper()
+	s, err := sim.New(sim.DefaultConfig())
+	require.NoError(t, err)
+	server := httptest.NewServer(sim.Handler(s, "test-token-123"))
+	t.Cleanup(server.Close)
+	return s, map[string]string{
+		"DATABASE_URL":         databaseURL,
+		"REGSYNC_HOSTUP_URL":   server.URL,
+		"REGSYNC_HOSTUP_TOKEN": "test-token-123",
+		"REGSYNC_LOG_LEVEL":    "warn",
+	}
+}
+
+func addDomain(t *testing.T, databaseURL, id, name, status string) {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), databaseURL)
+	require.NoError(t, err)
+	defer pool.Close()
+	_, err = pool.Exec(context.Background(),
+		`INSERT INTO regsync.domains (id, name, registrar, status) VALUES ($1, $2, 'hostup', $3)`, id, name, status)
+	require.NoError(t, err)
+}
+
+func TestMigrateSyncAndEnqueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	databaseURL := pgtest.NewDatabase(t)
+	s, env := hostupSim(t, databaseURL)
+
+	r := regsync(ctx, env, "migrate")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "database is up to date (0 migrations applied now)")
+
+	addDomain(t, databaseURL, "dom_cli1", "cli-one.example.com", "pending")
+	require.NoError(t, s.Script("dom_cli1", "cli-one.example.com", []string{"active"}, false))
+	r = regsync(ctx, env, "sync", "dom_cli1")
+	require.Equal(t, 0, r.code, r.stderr)
+	var outcome map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &outcome))
+	require.Equal(t, map[string]any{
+		"id": "dom_cli1", "name": "cli-one.example.com",
+		"previousStatus": "pending", "newStatus": "active",
+		"statusChanged": true, "statusChangedToActive": true, "syncSuccess": true,
+		"info": "Domain status was updated.", "error": nil,
+		"revertAttempted": false, "revertSucceeded": false, "revertError": nil,
+		"doubleSyncAttempted": false, "doubleSyncSucceeded": false, "doubleSyncError": nil,
+	}, outcome)
+
+	// A failed sync still prints its outcome, and exits 1.
+	require.NoError(t, s.Script("dom_cli1", "cli-one.example.com", []string{"!503"}, false))
+	r = regsync(ctx, env, "sync", "dom_cli1")
+	require.Equal(t, 1, r.code)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &outcome))
+	require.Equal(t, false, outcome["syncSuccess"])
+	require.Contains(t, outcome["error"], "hostup: HTTP 503")
+	require.NotContains(t, r.stdout+r.stderr, "test-token-123", "the registrar token is never printed")
+
+	r = regsync(ctx, env, "sync", "dom_nosuch")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "domain not found")
+
+	r = regsync(ctx, env, "enqueue", "status-sync", "dom_cli1")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `^enqueued job \d+\n$`, r.stdout)
+	r = regsync(ctx, env, "enqueue", "status-sync", "dom_cli1")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "a status sync of dom_cli1 is already pending\n", r.stdout)
+	r = regsync(ctx, env, "enqueue", "status-sync", "dom_nosuch")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "domain not found")
+	r = regsync(ctx, env, "enqueue", "transfer", "dom_cli1")
+	require.Equal(t, 2, r.code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	databaseURL := pgtest.NewDatabase(t)
+	s, env := hostupSim(t, databaseURL)
+	addDomain(t, databaseURL, "dom_served", "served.example.com", "pending")
+	require.NoError(t, s.Script("dom_served", "served.example.com", []string{"active"}, false))
+	addr := freeAddr(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() { done <- regsync(ctx, env, "serve", "--http-addr", addr) }()
+
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		code, _ := get(t, base+"/readyz")
+		return code == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond)
+	code, body := get(t, base+"/healthz")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "ok\n", body)
+
+	// The start-up sweep syncs the due domain; the metrics say so.
+	require.Eventually(t, func() bool {
+		_, metrics := get(t, base+"/metrics")
+		return strings.Contains(metrics, `regsync_status_sync_total{registrar="hostup",result="changed"} 1`)
+	}, 30*time.Second, 50*time.Millisecond)
+	_, metrics := get(t, base+"/metrics")
+	for _, want := range []string{
+		`regsync_domains{status="active"} 1`,
+		`regsync_status_transitions_total{from="pending",to="active"} 1`,
+		`regsync_registrar_request_duration_seconds_count{code="ok",operation="read_status",registrar="hostup"} 1`,
+		`regsync_job_duration_seconds_count{kind="status_sync",result="completed"} 1`,
+		"go_goroutines", "process_resident_memory_bytes",
+	} {
+		require.Contains(t, metrics, want)
+	}
+
+	cancel()
+	select {
+	case r := <-done:
+		require.Equal(t, 0, r.code, r.stderr)
+	case <-time.After(45 * time.Second):
+		t.Fatal("serve did not stop after its context was cancelled")
+	}
+}
+
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	databaseURL := pgtest.NewDatabase(t)
+	env := map[string]string{"DATABASE_URL": databaseURL}
+	r := regsync(context.Background(), env, "demo", "--once", "--domains", "300", "--double-sync-delay", "0s", "--sim-fault-rate", "0")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "regsync demo summary")
+	for _, want := range []string{"unchanged", "changed", "reverted", "error", "pending -> active", "contradicted"} {
+		require.Contains(t, r.stdout, want)
+	}
+	require.Contains(t, r.stderr, "synced")
+
+	// The demo refuses a database that already has domains.
+	r = regsync(context.Background(), env, "demo", "--once")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "the demo needs an empty database")
+}
