@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 
@@ -64,9 +65,11 @@ func TestUpOnEmptyDatabaseAppliesRiverAndRegsync(t *testing.T) {
 		lines[a.Line]++
 	}
 	require.Positive(t, lines["river"])
-	require.Equal(t, 1, lines["regsync"])
+	files, err := os.ReadDir("sql")
+	require.NoError(t, err)
+	require.Equal(t, len(files), lines["regsync"], "each of the project's migrations applied once")
 
-	for _, table := range []string{"regsync.river_job", "regsync.domains", "regsync.status_sync_outcomes"} {
+	for _, table := range []string{"regsync.river_job", "regsync.domains", "regsync.status_sync_outcomes", "regsync.transfers", "regsync.transfer_attempts"} {
 		var n int
 		require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n), table)
 	}

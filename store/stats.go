@@ -68,3 +68,43 @@ func (s *Store) DomainStats(ctx context.Context) (DomainStats, error) {
 	}
 	return stats, nil
 }
+
+// TransferStats summarizes the transfers for the scrape-time gauges.
+type TransferStats struct {
+	// ByState counts transfers by state.
+	ByState map[string]int64
+	// MaxBlockedAge is how long the longest-blocked open transfer has been
+	// blocked; zero when none is open.
+	MaxBlockedAge time.Duration
+	// NearDeadline counts open transfers whose deadline is within a week.
+	NearDeadline int64
+}
+
+// TransferStats reads the transfer gauges in one query.
+func (s *Store) TransferStats(ctx context.Context) (TransferStats, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT state, count(*),
+			coalesce(extract(epoch FROM now() - min(blocked_since) FILTER (WHERE state IN ('blocked', 'waiting_auth_info', 'in_progress'))), 0)::float8,
+			count(*) FILTER (WHERE state IN ('blocked', 'waiting_auth_info', 'in_progress') AND deadline < now() + interval '7 days')
+		FROM regsync.transfers GROUP BY state`)
+	if err != nil {
+		return TransferStats{}, fmt.Errorf("count transfers: %w", err)
+	}
+	defer rows.Close()
+	stats := TransferStats{ByState: map[string]int64{}}
+	for rows.Next() {
+		var state string
+		var count, near int64
+		var ageSeconds float64
+		if err := rows.Scan(&state, &count, &ageSeconds, &near); err != nil {
+			return TransferStats{}, fmt.Errorf("count transfers: %w", err)
+		}
+		stats.ByState[state] = count
+		stats.NearDeadline += near
+		stats.MaxBlockedAge = max(stats.MaxBlockedAge, time.Duration(ageSeconds*float64(time.Second)))
+	}
+	if err := rows.Err(); err != nil {
+		return TransferStats{}, fmt.Errorf("count transfers: %w", err)
+	}
+	return stats, nil
+}

@@ -22,8 +22,12 @@ type Config struct {
 	// StatusSyncWorkers is how many status_sync jobs one process runs at
 	// once.
 	StatusSyncWorkers int
-	Sync              SyncConfig
-	Sweep             SweepConfig
+	// TransferRetryWorkers is how many transfer retries one process runs
+	// at once.
+	TransferRetryWorkers int
+	Sync                 SyncConfig
+	Transfer             TransferConfig
+	Sweep                SweepConfig
 	// FetchPollInterval is how often a process polls for jobs when no
 	// insert notification arrives; notified inserts are picked up at once.
 	FetchPollInterval time.Duration
@@ -35,21 +39,24 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		StatusSyncWorkers: 50,
-		Sync:              DefaultSyncConfig(),
-		Sweep:             DefaultSweepConfig(),
-		FetchPollInterval: time.Second,
-		FetchCooldown:     100 * time.Millisecond,
+		StatusSyncWorkers:    50,
+		TransferRetryWorkers: 5,
+		Sync:                 DefaultSyncConfig(),
+		Transfer:             DefaultTransferConfig(),
+		Sweep:                DefaultSweepConfig(),
+		FetchPollInterval:    time.Second,
+		FetchCooldown:        100 * time.Millisecond,
 	}
 }
 
 // NewClient returns a River client working regsync's queues: status syncs
-// through syncer, and the status-sync sweep, which only the elected leader
-// among all processes on the database schedules.
-func NewClient(pool *pgxpool.Pool, cfg Config, syncer *Syncer, metrics *Metrics, logger *zap.Logger) (*river.Client[pgx.Tx], error) {
+// through syncer, transfer retries through retrier, and the sweep, which
+// only the elected leader among all processes on the database schedules.
+func NewClient(pool *pgxpool.Pool, cfg Config, syncer *Syncer, retrier *Retrier, metrics *Metrics, logger *zap.Logger) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, NewStatusSyncWorker(syncer, metrics))
-	river.AddWorker(workers, NewStatusSyncSweepWorker(store.New(pool), cfg.Sweep, metrics))
+	river.AddWorker(workers, NewTransferRetryWorker(retrier, metrics))
+	river.AddWorker(workers, NewSweepWorker(store.New(pool), cfg.Sweep, metrics))
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema:            migrations.Schema,
@@ -57,15 +64,16 @@ func NewClient(pool *pgxpool.Pool, cfg Config, syncer *Syncer, metrics *Metrics,
 		FetchPollInterval: cfg.FetchPollInterval,
 		FetchCooldown:     cfg.FetchCooldown,
 		Queues: map[string]river.QueueConfig{
-			QueueStatusSync: {MaxWorkers: cfg.StatusSyncWorkers},
-			QueueSweep:      {MaxWorkers: 1},
+			QueueStatusSync:    {MaxWorkers: cfg.StatusSyncWorkers},
+			QueueTransferRetry: {MaxWorkers: cfg.TransferRetryWorkers},
+			QueueSweep:         {MaxWorkers: 1},
 		},
 		Workers:    workers,
 		Middleware: []rivertype.Middleware{&jobMetricsMiddleware{metrics: metrics}},
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.Sweep.Interval),
-				func() (river.JobArgs, *river.InsertOpts) { return StatusSyncSweepArgs{}, nil },
-				&river.PeriodicJobOpts{ID: StatusSyncSweepArgs{}.Kind(), RunOnStart: true}),
+				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+				&river.PeriodicJobOpts{ID: SweepArgs{}.Kind(), RunOnStart: true}),
 		},
 	})
 	if err != nil {

@@ -11,13 +11,15 @@ import (
 )
 
 // DatabaseCollector reads gauges from the database at scrape time: jobs by
-// queue and state, domains by status, and how far behind the sweep is.
+// queue and state, domains by status, how far behind the sweep is, and
+// transfers by state, age and deadline.
 // River keeps no queue-depth metric of its own.
 type DatabaseCollector struct {
 	store   *store.Store
 	timeout time.Duration
 
-	jobs, domains, due, lag, up *prometheus.Desc
+	jobs, domains, due, lag, up                          *prometheus.Desc
+	transfers, transferBlockedAge, transfersNearDeadline *prometheus.Desc
 }
 
 // NewDatabaseCollector returns a collector querying st, each scrape
@@ -34,6 +36,12 @@ func NewDatabaseCollector(st *store.Store, timeout time.Duration) *DatabaseColle
 			"Domains whose next status sync time has passed.", nil, nil),
 		lag: prometheus.NewDesc("regsync_domains_sync_lag_seconds",
 			"How long the most overdue domain has been due for its status sync; 0 when none is.", nil, nil),
+		transfers: prometheus.NewDesc("regsync_transfers",
+			"Blocked transfers by state, read at scrape time.", []string{"state"}, nil),
+		transferBlockedAge: prometheus.NewDesc("regsync_transfers_blocked_age_seconds",
+			"How long the longest-blocked open transfer has been blocked; 0 when none is open.", nil, nil),
+		transfersNearDeadline: prometheus.NewDesc("regsync_transfers_near_deadline",
+			"Open transfers whose 60-day deadline is less than 7 days away.", nil, nil),
 		up: prometheus.NewDesc("regsync_database_up",
 			"1 when the scrape-time database queries succeeded, 0 when they failed.", nil, nil),
 	}
@@ -41,7 +49,7 @@ func NewDatabaseCollector(st *store.Store, timeout time.Duration) *DatabaseColle
 
 // Describe implements [prometheus.Collector].
 func (c *DatabaseCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.jobs, c.domains, c.due, c.lag, c.up} {
+	for _, d := range []*prometheus.Desc{c.jobs, c.domains, c.due, c.lag, c.up, c.transfers, c.transferBlockedAge, c.transfersNearDeadline} {
 		ch <- d
 	}
 }
@@ -60,6 +68,11 @@ func (c *DatabaseCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
 		return
 	}
+	transfers, err := c.store.TransferStats(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		return
+	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	for _, q := range queues {
 		ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(q.Count), q.Queue, q.State)
@@ -71,4 +84,9 @@ func (c *DatabaseCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(stats.Due))
 	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, stats.MaxSyncLag.Seconds())
+	for _, s := range store.TransferStates {
+		ch <- prometheus.MustNewConstMetric(c.transfers, prometheus.GaugeValue, float64(transfers.ByState[string(s)]), string(s))
+	}
+	ch <- prometheus.MustNewConstMetric(c.transferBlockedAge, prometheus.GaugeValue, transfers.MaxBlockedAge.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.transfersNearDeadline, prometheus.GaugeValue, float64(transfers.NearDeadline))
 }

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/store"
 )
@@ -20,6 +20,8 @@ import (
 const (
 	// QueueStatusSync holds the status_sync jobs.
 	QueueStatusSync = "status_sync"
+	// QueueTransferRetry holds the transfer_retry jobs.
+	QueueTransferRetry = "transfer_retry"
 	// QueueSweep holds the periodic sweeps.
 	QueueSweep = "sweep"
 )
@@ -79,23 +81,91 @@ func (e *InvalidArgsError) Unwrap() error { return e.Err }
 // UnmarshalJSON decodes the args strictly (no unknown fields, a string
 // domain id) and validates the id, returning an [*InvalidArgsError].
 func (a *StatusSyncArgs) UnmarshalJSON(data []byte) error {
-	var fields struct {
-		DomainID *string `json:"domain_id"`
+	id, err := decodeIDArgs(data, a.Kind(), "domain_id", store.ValidateDomainID)
+	a.DomainID = id
+	return err
+}
+
+// decodeIDArgs decodes job args that are exactly {"<field>": "<id>"} and
+// validates the id, returning an [*InvalidArgsError] saying what is wrong.
+func decodeIDArgs(data []byte, kind, field string, validate func(string) error) (string, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return "", &InvalidArgsError{Kind: kind, Err: err}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&fields)
-	switch {
-	case err != nil:
-		return &InvalidArgsError{Kind: a.Kind(), Err: err}
-	case fields.DomainID == nil:
-		return &InvalidArgsError{Kind: a.Kind(), Err: errors.New(`missing "domain_id"`)}
+	for name := range fields {
+		if name != field {
+			return "", &InvalidArgsError{Kind: kind, Err: fmt.Errorf("unknown field %q", name)}
+		}
 	}
-	if err := store.ValidateDomainID(*fields.DomainID); err != nil {
-		return &InvalidArgsError{Kind: a.Kind(), Err: err}
+	raw, ok := fields[field]
+	if !ok || string(raw) == "null" {
+		return "", &InvalidArgsError{Kind: kind, Err: fmt.Errorf("missing %q", field)}
 	}
-	a.DomainID = *fields.DomainID
-	return nil
+	var id string
+	if err := json.Unmarshal(raw, &id); err != nil {
+		return "", &InvalidArgsError{Kind: kind, Err: fmt.Errorf("%q: %w", field, err)}
+	}
+	if err := validate(id); err != nil {
+		return "", &InvalidArgsError{Kind: kind, Err: err}
+	}
+	return id, nil
+}
+
+// TransferRetryArgs are the args of a transfer_retry job, {"transfer_id":
+// "trf_..."}, a public contract like [StatusSyncArgs]: the SQL function
+// regsync.enqueue_transfer_retry builds the same job. A new authInfo never
+// travels in job args; it is stored encrypted first.
+type TransferRetryArgs struct {
+	TransferID string `json:"transfer_id" river:"unique"`
+}
+
+// Kind is the River job kind.
+func (TransferRetryArgs) Kind() string { return "transfer_retry" }
+
+// InsertOpts makes at most one transfer_retry job per transfer pending.
+func (TransferRetryArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:       QueueTransferRetry,
+		MaxAttempts: 10,
+		Priority:    PriorityOnDemand,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: pendingStates},
+	}
+}
+
+// UnmarshalJSON decodes and validates the args like
+// [StatusSyncArgs.UnmarshalJSON].
+func (a *TransferRetryArgs) UnmarshalJSON(data []byte) error {
+	id, err := decodeIDArgs(data, a.Kind(), "transfer_id", store.ValidateTransferID)
+	a.TransferID = id
+	return err
+}
+
+// TransferRetryWorker runs transfer_retry jobs.
+type TransferRetryWorker struct {
+	river.WorkerDefaults[TransferRetryArgs]
+	retrier *Retrier
+	metrics *Metrics
+}
+
+// NewTransferRetryWorker returns a worker running retries with retrier.
+func NewTransferRetryWorker(retrier *Retrier, metrics *Metrics) *TransferRetryWorker {
+	return &TransferRetryWorker{retrier: retrier, metrics: metrics}
+}
+
+// Work retries the job's transfer and records the attempt as the job's
+// output.
+func (w *TransferRetryWorker) Work(ctx context.Context, job *river.Job[TransferRetryArgs]) error {
+	attempt, err := w.retrier.Retry(ctx, job.Args.TransferID, Run{JobID: job.ID, Attempt: job.Attempt}, job.Attempt >= job.MaxAttempts)
+	if attempt.TransferID != "" {
+		if recErr := river.RecordOutput(ctx, attempt); recErr != nil {
+			return errors.Join(err, fmt.Errorf("record job output: %w", recErr))
+		}
+	}
+	if errors.Is(err, store.ErrTransferNotFound) {
+		w.metrics.jobsRejected.WithLabelValues(job.Kind, "unknown_transfer").Inc()
+	}
+	return jobError(err)
 }
 
 // StatusSyncWorker runs status_sync jobs.
@@ -142,7 +212,8 @@ func jobError(err error) error {
 			wait = defaultSnooze
 		}
 		return river.JobSnooze(wait)
-	case errors.Is(err, store.ErrDomainNotFound), errors.Is(err, ErrNoAdapter), registrar.IsPermanent(err):
+	case errors.Is(err, store.ErrDomainNotFound), errors.Is(err, store.ErrTransferNotFound), errors.Is(err, ErrNoAdapter),
+		errors.Is(err, secret.ErrDecrypt), registrar.IsPermanent(err):
 		return river.JobCancel(err)
 	default:
 		return err
@@ -185,15 +256,16 @@ func jobResult(err error) string {
 	}
 }
 
-// StatusSyncSweepArgs are the args of the periodic sweep that enqueues a
-// status_sync job for every due domain.
-type StatusSyncSweepArgs struct{}
+// SweepArgs are the args of the periodic sweep that enqueues a status_sync
+// job for every due domain and a transfer_retry job for every due
+// transfer.
+type SweepArgs struct{}
 
 // Kind is the River job kind.
-func (StatusSyncSweepArgs) Kind() string { return "status_sync_sweep" }
+func (SweepArgs) Kind() string { return "sweep" }
 
 // InsertOpts keeps at most one sweep pending.
-func (StatusSyncSweepArgs) InsertOpts() river.InsertOpts {
+func (SweepArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		Queue:       QueueSweep,
 		MaxAttempts: 3,
@@ -217,39 +289,56 @@ func DefaultSweepConfig() SweepConfig {
 	return SweepConfig{Interval: time.Minute, BatchSize: 1000, Lease: time.Hour}
 }
 
-// StatusSyncSweepWorker runs the sweep.
-type StatusSyncSweepWorker struct {
-	river.WorkerDefaults[StatusSyncSweepArgs]
+// SweepWorker runs the sweep.
+type SweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
 	store   *store.Store
 	cfg     SweepConfig
 	metrics *Metrics
 }
 
-// NewStatusSyncSweepWorker returns the sweep worker.
-func NewStatusSyncSweepWorker(st *store.Store, cfg SweepConfig, metrics *Metrics) *StatusSyncSweepWorker {
-	return &StatusSyncSweepWorker{store: st, cfg: cfg, metrics: metrics}
+// NewSweepWorker returns the sweep worker.
+func NewSweepWorker(st *store.Store, cfg SweepConfig, metrics *Metrics) *SweepWorker {
+	return &SweepWorker{store: st, cfg: cfg, metrics: metrics}
 }
 
-// Work claims due domains batch by batch and enqueues their syncs in the
-// claiming transaction, until none are due.
-func (w *StatusSyncSweepWorker) Work(ctx context.Context, job *river.Job[StatusSyncSweepArgs]) error {
+// Work enqueues the jobs of every due domain and transfer.
+func (w *SweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error {
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
 		return err
 	}
-	_, err = SweepDueDomains(ctx, w.store, client, w.cfg, w.metrics)
-	return err
+	_, domainsErr := SweepDueDomains(ctx, w.store, client, w.cfg, w.metrics)
+	_, transfersErr := SweepDueTransfers(ctx, w.store, client, w.cfg, w.metrics)
+	return errors.Join(domainsErr, transfersErr)
 }
 
 // SweepDueDomains enqueues a status_sync job for every domain due now, in
 // batches, and returns how many domains it claimed. Jobs already pending
 // for a domain are kept; the unique key drops the duplicate.
 func SweepDueDomains(ctx context.Context, st *store.Store, client *river.Client[pgx.Tx], cfg SweepConfig, metrics *Metrics) (int, error) {
+	return sweepDue(ctx, st, client, cfg, metrics, store.ClaimDueDomains,
+		func(id string) river.JobArgs { return StatusSyncArgs{DomainID: id} })
+}
+
+// SweepDueTransfers enqueues a transfer_retry job for every transfer due
+// now, like [SweepDueDomains].
+func SweepDueTransfers(ctx context.Context, st *store.Store, client *river.Client[pgx.Tx], cfg SweepConfig, metrics *Metrics) (int, error) {
+	return sweepDue(ctx, st, client, cfg, metrics, store.ClaimDueTransfers,
+		func(id string) river.JobArgs { return TransferRetryArgs{TransferID: id} })
+}
+
+// sweepDue claims due rows batch by batch with claim and enqueues the job
+// newArgs builds for each, in the claiming transaction, until none are due.
+func sweepDue(ctx context.Context, st *store.Store, client *river.Client[pgx.Tx], cfg SweepConfig, metrics *Metrics,
+	claim func(context.Context, pgx.Tx, int, time.Duration) ([]string, error), newArgs func(id string) river.JobArgs,
+) (int, error) {
+	kind := newArgs("").Kind()
 	total := 0
 	for {
 		var claimed int
 		err := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
-			ids, err := store.ClaimDueDomains(ctx, tx, cfg.BatchSize, cfg.Lease)
+			ids, err := claim(ctx, tx, cfg.BatchSize, cfg.Lease)
 			if err != nil {
 				return err
 			}
@@ -259,21 +348,18 @@ func SweepDueDomains(ctx context.Context, st *store.Store, client *river.Client[
 			}
 			params := make([]river.InsertManyParams, len(ids))
 			for i, id := range ids {
-				params[i] = river.InsertManyParams{
-					Args:       StatusSyncArgs{DomainID: id},
-					InsertOpts: &river.InsertOpts{Priority: PrioritySweep},
-				}
+				params[i] = river.InsertManyParams{Args: newArgs(id), InsertOpts: &river.InsertOpts{Priority: PrioritySweep}}
 			}
 			if _, err := client.InsertManyTx(ctx, tx, params); err != nil {
-				return fmt.Errorf("enqueue %d status syncs: %w", len(params), err)
+				return fmt.Errorf("enqueue %d %s jobs: %w", len(params), kind, err)
 			}
 			return nil
 		})
 		if err != nil {
-			return total, fmt.Errorf("sweep due domains: %w", err)
+			return total, fmt.Errorf("sweep %s: %w", kind, err)
 		}
 		total += claimed
-		metrics.sweepEnqueued.WithLabelValues(StatusSyncArgs{}.Kind()).Add(float64(claimed))
+		metrics.sweepEnqueued.WithLabelValues(kind).Add(float64(claimed))
 		if claimed < cfg.BatchSize {
 			return total, nil
 		}

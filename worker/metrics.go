@@ -16,6 +16,8 @@ type Metrics struct {
 	jobDuration       *prometheus.HistogramVec
 	jobsRejected      *prometheus.CounterVec
 	sweepEnqueued     *prometheus.CounterVec
+	transferResets    *prometheus.CounterVec
+	authInfoReverts   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -55,8 +57,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "regsync_sweep_enqueued_total",
 			Help: "Jobs enqueued by periodic sweeps, by job kind.",
 		}, []string{"kind"}),
+		transferResets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regsync_transfer_reset_total",
+			Help: "Transfer reset calls by registrar and result (accepted, invalid, forbidden, closed, conflict, rate_limited, unavailable, unexpected).",
+		}, []string{"registrar", "result"}),
+		authInfoReverts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regsync_transfer_auth_info_reverts_total",
+			Help: "Reverts of a new authInfo the registry rejected, by whether the revert succeeded.",
+		}, []string{"succeeded"}),
 	}
-	reg.MustRegister(m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
+	reg.MustRegister(m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
 		m.registrarDuration, m.jobDuration, m.jobsRejected, m.sweepEnqueued)
 	return m
 }

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/regsync/regsync/internal/pgtest"
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/migrations"
 	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/registrar/sim"
@@ -38,6 +39,8 @@ type dbEnv struct {
 	sim     *sim.Sim
 	metrics *Metrics
 	syncer  *Syncer
+	retrier *Retrier
+	keyring *secret.Keyring
 	logger  *zap.Logger
 }
 
@@ -53,9 +56,21 @@ func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
 	cfg := DefaultSyncConfig()
 	cfg.DoubleSyncDelay = 0
 	st := store.New(pool)
-	syncer, err := NewSyncer(st, map[string]registrar.Registrar{"sim": reg}, cfg, metrics)
+	registrars := map[string]registrar.Registrar{"sim": reg}
+	syncer, err := NewSyncer(st, registrars, cfg, metrics)
 	require.NoError(t, err)
-	return &dbEnv{pool: pool, store: st, sim: simulator, metrics: metrics, syncer: syncer, logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
+	keySpec, err := secret.GenerateKey("k1")
+	require.NoError(t, err)
+	keyring, err := secret.ParseKeyring(keySpec)
+	require.NoError(t, err)
+	transferCfg := DefaultTransferConfig()
+	transferCfg.ConfirmDelay = 0
+	retrier, err := NewRetrier(st, registrars, keyring, transferCfg, metrics)
+	require.NoError(t, err)
+	return &dbEnv{
+		pool: pool, store: st, sim: simulator, metrics: metrics, syncer: syncer, retrier: retrier, keyring: keyring,
+		logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+	}
 }
 
 // addDomain adds a sim domain with status and scripts its registrar reads.
@@ -70,7 +85,7 @@ func (e *dbEnv) addDomain(t *testing.T, id string, status registrar.Status, read
 
 func (e *dbEnv) startClient(t *testing.T, cfg Config) *river.Client[pgx.Tx] {
 	t.Helper()
-	client, err := NewClient(e.pool, cfg, e.syncer, e.metrics, e.logger)
+	client, err := NewClient(e.pool, cfg, e.syncer, e.retrier, e.metrics, e.logger)
 	require.NoError(t, err)
 	require.NoError(t, client.Start(context.Background()))
 	t.Cleanup(func() {
@@ -306,7 +321,7 @@ func TestSQLEnqueueWakesWorker(t *testing.T) {
 	defer cancel()
 
 	// The sweep runs on start; let it finish so the listener is up.
-	waitForEvent(t, events, "status_sync_sweep")
+	waitForEvent(t, events, "sweep")
 	jobID, inserted, err := env.store.EnqueueStatusSync(ctx, "dom_wake")
 	require.NoError(t, err)
 	require.True(t, inserted)
@@ -405,7 +420,7 @@ func TestTwoClientsNeverSyncADomainConcurrently(t *testing.T) {
 		env.addDomain(t, id, registrar.StatusActive, "active", "expired", "active")
 	}
 	// Two processes' clients on one database, each with its own syncer.
-	second := &dbEnv{pool: env.pool, store: env.store, metrics: NewMetrics(prometheus.NewRegistry()), logger: env.logger}
+	second := &dbEnv{pool: env.pool, store: env.store, retrier: env.retrier, metrics: NewMetrics(prometheus.NewRegistry()), logger: env.logger}
 	cfg := DefaultSyncConfig()
 	cfg.DoubleSyncDelay = 0
 	second.syncer, err = NewSyncer(env.store, map[string]registrar.Registrar{"sim": tracker}, cfg, second.metrics)

@@ -199,7 +199,12 @@ func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options) (t
 	if _, err := pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now() + interval '1 day'`); err != nil {
 		return 0, err
 	}
-	client, err := worker.NewClient(pool, cfg, syncer, worker.NewMetrics(prometheus.NewRegistry()), zap.NewNop())
+	metrics := worker.NewMetrics(prometheus.NewRegistry())
+	retrier, err := worker.NewRetrier(st, nil, nil, cfg.Transfer, metrics)
+	if err != nil {
+		return 0, err
+	}
+	client, err := worker.NewClient(pool, cfg, syncer, retrier, metrics, zap.NewNop())
 	if err != nil {
 		return 0, err
 	}

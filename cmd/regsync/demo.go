@@ -104,7 +104,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stderr, "demo: seeded %d domains on the simulated registrar\n", *domains)
 
 	reg := newRegistry()
-	svc, err := newService(pool, map[string]registrar.Registrar{"sim": simulator}, cfg, reg, logger)
+	svc, err := newService(pool, map[string]registrar.Registrar{"sim": simulator}, nil, cfg, reg, logger)
 	if err != nil {
 		return err
 	}

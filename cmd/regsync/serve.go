@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/registrar/factory"
 	"github.com/regsync/regsync/store"
@@ -47,8 +48,15 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	}
 	defer pool.Close()
 
+	keyring, err := c.keyring()
+	if err != nil {
+		return err
+	}
+	if keyring == nil {
+		logger.Warn("no secret key configured (REGSYNC_SECRET_KEY): transfer retries cannot send a new authInfo")
+	}
 	reg := newRegistry()
-	svc, err := newService(pool, adapters, cfg, reg, logger)
+	svc, err := newService(pool, adapters, keyring, cfg, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -75,8 +83,10 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// newService wires the store, syncer, metrics and River client.
-func newService(pool *pgxpool.Pool, adapters map[string]registrar.Registrar, cfg worker.Config, reg *prometheus.Registry, logger *zap.Logger) (*service, error) {
+// newService wires the store, syncer, retrier, metrics and River client.
+// keyring may be nil: retries that need to send a stored authInfo then
+// fail with a clear error.
+func newService(pool *pgxpool.Pool, adapters map[string]registrar.Registrar, keyring *secret.Keyring, cfg worker.Config, reg *prometheus.Registry, logger *zap.Logger) (*service, error) {
 	metrics := worker.NewMetrics(reg)
 	st := store.New(pool)
 	reg.MustRegister(worker.NewDatabaseCollector(st, 5*time.Second))
@@ -84,7 +94,11 @@ func newService(pool *pgxpool.Pool, adapters map[string]registrar.Registrar, cfg
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	client, err := worker.NewClient(pool, cfg, syncer, metrics, logger)
+	retrier, err := worker.NewRetrier(st, adapters, keyring, cfg.Transfer, metrics)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	client, err := worker.NewClient(pool, cfg, syncer, retrier, metrics, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +166,23 @@ func (s *service) serve(ctx context.Context, listener net.Listener, logger *zap.
 		err = errors.Join(err, shutdownErr)
 	}
 	return err
+}
+
+// keyring reads the secret keys from REGSYNC_SECRET_KEY or
+// REGSYNC_SECRET_KEY_FILE; nil when neither is set.
+func (c *cli) keyring() (*secret.Keyring, error) {
+	if c.getenv("REGSYNC_SECRET_KEY") == "" && c.getenv("REGSYNC_SECRET_KEY_FILE") == "" {
+		return nil, nil
+	}
+	spec, err := factory.Secret(c.getenv, "REGSYNC_SECRET_KEY")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	keyring, err := secret.ParseKeyring(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: REGSYNC_SECRET_KEY: %v", errUsage, err)
+	}
+	return keyring, nil
 }
 
 func envOr(getenv func(string) string, key, fallback string) string {

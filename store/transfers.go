@@ -1,0 +1,403 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/regsync/regsync/internal/secret"
+)
+
+// Errors of the transfer store.
+var (
+	// ErrTransferNotFound means no transfer has the given id.
+	ErrTransferNotFound = errors.New("transfer not found")
+	// ErrTransferFinal means the transfer reached a final state and takes
+	// no more changes.
+	ErrTransferFinal = errors.New("transfer is in a final state")
+)
+
+// TransferState is the state of a blocked transfer in regsync.transfers.
+type TransferState string
+
+// The transfer states; see the migration for their meaning.
+const (
+	TransferBlocked         TransferState = "blocked"
+	TransferWaitingAuthInfo TransferState = "waiting_auth_info"
+	TransferInProgress      TransferState = "in_progress"
+	TransferCompleted       TransferState = "completed"
+	TransferClosed          TransferState = "closed"
+	TransferForbidden       TransferState = "forbidden"
+	TransferExpired         TransferState = "expired"
+	TransferFailed          TransferState = "failed"
+)
+
+// TransferStates lists every transfer state.
+var TransferStates = []TransferState{
+	TransferBlocked, TransferWaitingAuthInfo, TransferInProgress,
+	TransferCompleted, TransferClosed, TransferForbidden, TransferExpired, TransferFailed,
+}
+
+// Final reports whether the transfer takes no more retries.
+func (s TransferState) Final() bool {
+	switch s {
+	case TransferBlocked, TransferWaitingAuthInfo, TransferInProgress:
+		return false
+	default:
+		return true
+	}
+}
+
+// BlockReasons lists why a transfer can block, as the registrar API
+// describes it.
+var BlockReasons = []string{
+	"registry_status", "wrong_auth_info", "registered_recently", "rejected", "no_response", "already_pending", "unknown",
+}
+
+// transferIDPattern is the CHECK constraint on regsync.transfers.id.
+var transferIDPattern = regexp.MustCompile(`^trf_[0-9a-z]{1,60}$`)
+
+// ValidateTransferID returns an error saying what is wrong when id cannot
+// be a transfer id.
+func ValidateTransferID(id string) error {
+	if !transferIDPattern.MatchString(id) {
+		return fmt.Errorf("invalid transfer id %q: want trf_ followed by 1 to 60 lower-case letters or digits", id)
+	}
+	return nil
+}
+
+// Transfer is a row of regsync.transfers. Its authInfo stays sealed.
+type Transfer struct {
+	ID              string
+	AccountNumber   string
+	DomainName      string
+	Registrar       string
+	State           TransferState
+	BlockReason     string
+	RegistrarReason string
+	BlockedSince    time.Time
+	// RegisteredAt is when the domain was registered or last transferred;
+	// zero when unknown.
+	RegisteredAt time.Time
+	Deadline     time.Time
+	Attempts     int
+	Conflicts    int
+	NextRetryAt  time.Time
+	LastResult   string
+	// AuthInfo is the current authInfo, sealed; nil when none was given.
+	AuthInfo *secret.Sealed
+	// HasPreviousAuthInfo reports whether a value to revert to is kept.
+	HasPreviousAuthInfo bool
+	// AuthInfoUnsent is true while the current authInfo was supplied and
+	// not yet sent to the registrar.
+	AuthInfoUnsent  bool
+	AuthInfoVersion int64
+}
+
+// NewTransfer is a blocked transfer to add.
+type NewTransfer struct {
+	ID              string
+	AccountNumber   string
+	DomainName      string
+	Registrar       string
+	BlockReason     string
+	RegistrarReason string
+	// BlockedSince defaults to now; Deadline to BlockedSince plus 60 days.
+	BlockedSince time.Time
+	Deadline     time.Time
+	RegisteredAt time.Time
+}
+
+const transferColumns = `id, account_number, domain_name, registrar, state, block_reason,
+	coalesce(registrar_reason, ''), blocked_since, registered_at, deadline, attempts, conflicts,
+	next_retry_at, coalesce(last_result, ''), auth_info_key_id, auth_info_ciphertext,
+	previous_auth_info_key_id IS NOT NULL, auth_info_unsent, auth_info_version`
+
+func scanTransfer(row pgx.Row) (Transfer, error) {
+	var t Transfer
+	var registeredAt *time.Time
+	var keyID *string
+	var ciphertext []byte
+	err := row.Scan(&t.ID, &t.AccountNumber, &t.DomainName, &t.Registrar, &t.State, &t.BlockReason,
+		&t.RegistrarReason, &t.BlockedSince, &registeredAt, &t.Deadline, &t.Attempts, &t.Conflicts,
+		&t.NextRetryAt, &t.LastResult, &keyID, &ciphertext,
+		&t.HasPreviousAuthInfo, &t.AuthInfoUnsent, &t.AuthInfoVersion)
+	if registeredAt != nil {
+		t.RegisteredAt = *registeredAt
+	}
+	if keyID != nil {
+		t.AuthInfo = &secret.Sealed{KeyID: *keyID, Ciphertext: ciphertext}
+	}
+	return t, err
+}
+
+// AddTransfer inserts a blocked transfer, due for a retry at once.
+func (s *Store) AddTransfer(ctx context.Context, t NewTransfer) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO regsync.transfers (id, account_number, domain_name, registrar, block_reason, registrar_reason,
+			blocked_since, deadline, registered_at)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), coalesce($7, now()), $8, $9)`,
+		t.ID, t.AccountNumber, t.DomainName, t.Registrar, t.BlockReason, t.RegistrarReason,
+		zeroNil(t.BlockedSince), zeroNil(t.Deadline), zeroNil(t.RegisteredAt))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.ConstraintName == "transfers_open_domain_idx" {
+		return fmt.Errorf("add transfer %s: %s already has an open transfer", t.ID, t.DomainName)
+	}
+	if err != nil {
+		return fmt.Errorf("add transfer %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+func zeroNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// Transfer returns the transfer with the given id, or an error wrapping
+// [ErrTransferNotFound].
+func (s *Store) Transfer(ctx context.Context, id string) (Transfer, error) {
+	t, err := scanTransfer(s.pool.QueryRow(ctx, `SELECT `+transferColumns+` FROM regsync.transfers WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Transfer{}, fmt.Errorf("transfer %s: %w", id, ErrTransferNotFound)
+	}
+	if err != nil {
+		return Transfer{}, fmt.Errorf("read transfer %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// Transfers lists transfers, those in state only when state is not empty,
+// oldest first.
+func (s *Store) Transfers(ctx context.Context, state TransferState) ([]Transfer, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+transferColumns+` FROM regsync.transfers
+		WHERE $1 = '' OR state = $1 ORDER BY created_at, id`, string(state))
+	if err != nil {
+		return nil, fmt.Errorf("list transfers: %w", err)
+	}
+	transfers, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Transfer, error) { return scanTransfer(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list transfers: %w", err)
+	}
+	return transfers, nil
+}
+
+// AuthInfoContext is the additional data a transfer's authInfo is sealed
+// with, so that a ciphertext copied to another transfer does not open.
+func AuthInfoContext(transferID string) string {
+	return "regsync.transfers/" + transferID + "/auth_info"
+}
+
+// SetAuthInfo stores a new authInfo for the transfer, sealed with keyring,
+// keeping the current one as the value to revert to, and makes the
+// transfer due for a retry that sends it. The value is validated first; an
+// invalid one stores nothing. Neither the value nor any part of it appears
+// in an error.
+func (s *Store) SetAuthInfo(ctx context.Context, keyring *secret.Keyring, transferID, authInfo string) error {
+	if err := secret.ValidateAuthInfo(authInfo); err != nil {
+		return err
+	}
+	sealed := keyring.Seal([]byte(authInfo), AuthInfoContext(transferID))
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var state TransferState
+		err := tx.QueryRow(ctx, `SELECT state FROM regsync.transfers WHERE id = $1 FOR UPDATE`, transferID).Scan(&state)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("transfer %s: %w", transferID, ErrTransferNotFound)
+		case err != nil:
+			return fmt.Errorf("store authInfo of transfer %s: %w", transferID, err)
+		case state.Final():
+			return fmt.Errorf("transfer %s is %s: %w", transferID, state, ErrTransferFinal)
+		}
+		// A value supplied but never sent is replaced, not kept to revert
+		// to: the registrar never saw it.
+		_, err = tx.Exec(ctx, `
+			UPDATE regsync.transfers SET
+				previous_auth_info_key_id = CASE WHEN auth_info_unsent THEN previous_auth_info_key_id ELSE auth_info_key_id END,
+				previous_auth_info_ciphertext = CASE WHEN auth_info_unsent THEN previous_auth_info_ciphertext ELSE auth_info_ciphertext END,
+				auth_info_key_id = $2,
+				auth_info_ciphertext = $3,
+				auth_info_unsent = true,
+				auth_info_version = auth_info_version + 1,
+				state = 'blocked',
+				next_retry_at = now()
+			WHERE id = $1`, transferID, sealed.KeyID, sealed.Ciphertext)
+		if err != nil {
+			return fmt.Errorf("store authInfo of transfer %s: %w", transferID, err)
+		}
+		return nil
+	})
+}
+
+// TransferAttempt is one retry of a transfer, a row of
+// regsync.transfer_attempts, and in JSON the transfer_retry job's output.
+// It never holds the authInfo.
+type TransferAttempt struct {
+	TransferID string `json:"transferId"`
+	Registrar  string `json:"registrar"`
+	// Result names what the attempt found and did, for example accepted,
+	// invalid, conflict or expired.
+	Result string `json:"result"`
+	// HTTPStatus is the reset call's status; zero when none was made.
+	HTTPStatus int `json:"httpStatus,omitempty"`
+	// SentNewAuthInfo reports whether the reset sent a newly supplied
+	// authInfo.
+	SentNewAuthInfo bool `json:"sentNewAuthInfo"`
+	// TransferStatusCode and TransferStatus are the status read before the
+	// reset; nil and empty when none was read.
+	TransferStatusCode  *int          `json:"transferStatusCode"`
+	TransferStatus      string        `json:"transferStatus,omitempty"`
+	RegistrarRequestID  string        `json:"registrarRequestId,omitempty"`
+	StateBefore         TransferState `json:"stateBefore"`
+	StateAfter          TransferState `json:"stateAfter"`
+	Error               *string       `json:"error"`
+	DoubleSyncAttempted bool          `json:"doubleSyncAttempted"`
+	DoubleSyncSucceeded bool          `json:"doubleSyncSucceeded"`
+	DoubleSyncError     *string       `json:"doubleSyncError"`
+	RevertAttempted     bool          `json:"revertAttempted"`
+	RevertSucceeded     bool          `json:"revertSucceeded"`
+	RevertError         *string       `json:"revertError"`
+	JobID               int64         `json:"-"`
+	Attempt             int           `json:"-"`
+	StartedAt           time.Time     `json:"startedAt"`
+	FinishedAt          time.Time     `json:"finishedAt"`
+}
+
+// TransferUpdate is what the end of a retry attempt does to the transfer.
+type TransferUpdate struct {
+	State TransferState
+	// CountAttempt adds one to the reset attempts; CountConflict to the
+	// 409 answers.
+	CountAttempt  bool
+	CountConflict bool
+	NextRetryAt   time.Time
+	// AuthInfoVersion is the authInfo version the attempt read. When the
+	// authInfo changed since, the transfer is made due again at once so the
+	// new value is sent, unless State is final.
+	AuthInfoVersion int64
+	// AuthInfoSent marks the authInfo at AuthInfoVersion as sent.
+	AuthInfoSent bool
+	// RevertAuthInfo puts back the previous authInfo, only if the authInfo
+	// is still at AuthInfoVersion: a registry rejected the new one.
+	RevertAuthInfo bool
+}
+
+// FinishTransferAttempt ends a retry attempt in one transaction: it
+// updates the transfer as u says and appends the attempt row. With
+// u.RevertAuthInfo it sets the attempt's revert fields from whether the
+// revert happened. It returns the recorded attempt.
+func (s *Store) FinishTransferAttempt(ctx context.Context, u TransferUpdate, a TransferAttempt) (TransferAttempt, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if u.RevertAuthInfo {
+			tag, err := tx.Exec(ctx, `
+				UPDATE regsync.transfers SET
+					auth_info_key_id = previous_auth_info_key_id,
+					auth_info_ciphertext = previous_auth_info_ciphertext,
+					previous_auth_info_key_id = NULL,
+					previous_auth_info_ciphertext = NULL,
+					auth_info_unsent = false,
+					auth_info_version = auth_info_version + 1
+				WHERE id = $1 AND auth_info_version = $2`, a.TransferID, u.AuthInfoVersion)
+			if err != nil {
+				return fmt.Errorf("revert authInfo of transfer %s: %w", a.TransferID, err)
+			}
+			a.RevertAttempted = true
+			a.RevertSucceeded = tag.RowsAffected() == 1
+			if a.RevertSucceeded {
+				u.AuthInfoVersion++
+			} else {
+				msg := "a newer authInfo was supplied meanwhile; it was kept"
+				a.RevertError = &msg
+			}
+		}
+		err := tx.QueryRow(ctx, `
+			UPDATE regsync.transfers SET
+				state = CASE WHEN auth_info_version <> $3 AND auth_info_unsent AND $2 IN ('blocked', 'waiting_auth_info', 'in_progress')
+					THEN 'blocked' ELSE $2 END,
+				attempts = attempts + CASE WHEN $4 THEN 1 ELSE 0 END,
+				conflicts = conflicts + CASE WHEN $5 THEN 1 ELSE 0 END,
+				next_retry_at = CASE WHEN auth_info_version <> $3 AND auth_info_unsent THEN now() ELSE $6 END,
+				auth_info_unsent = auth_info_unsent AND NOT ($7 AND auth_info_version = $3),
+				last_result = $8,
+				last_attempt_at = now()
+			WHERE id = $1
+			RETURNING state`, a.TransferID, string(u.State), u.AuthInfoVersion, u.CountAttempt, u.CountConflict,
+			u.NextRetryAt, u.AuthInfoSent, a.Result).Scan(&a.StateAfter)
+		if err != nil {
+			return fmt.Errorf("update transfer %s: %w", a.TransferID, err)
+		}
+		var jobID *int64
+		if a.JobID != 0 {
+			jobID = &a.JobID
+		}
+		var httpStatus *int
+		if a.HTTPStatus != 0 {
+			httpStatus = &a.HTTPStatus
+		}
+		_, err = tx.Exec(ctx, `
+			INSERT INTO regsync.transfer_attempts (transfer_id, registrar, result, http_status, sent_new_auth_info,
+				transfer_status_code, transfer_status, registrar_request_id, state_before, state_after, error,
+				double_sync_attempted, double_sync_succeeded, double_sync_error,
+				revert_attempted, revert_succeeded, revert_error, job_id, attempt, started_at, finished_at)
+			VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			a.TransferID, a.Registrar, a.Result, httpStatus, a.SentNewAuthInfo,
+			a.TransferStatusCode, a.TransferStatus, a.RegistrarRequestID, string(a.StateBefore), string(a.StateAfter), a.Error,
+			a.DoubleSyncAttempted, a.DoubleSyncSucceeded, a.DoubleSyncError,
+			a.RevertAttempted, a.RevertSucceeded, a.RevertError, jobID, a.Attempt, a.StartedAt, a.FinishedAt)
+		if err != nil {
+			return fmt.Errorf("record attempt of transfer %s: %w", a.TransferID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return TransferAttempt{}, err
+	}
+	return a, nil
+}
+
+// ClaimDueTransfers claims up to limit transfers due for a retry, in tx,
+// by moving their next retry time lease later, and returns their ids;
+// like [ClaimDueDomains], concurrent sweeps never claim the same one.
+func ClaimDueTransfers(ctx context.Context, tx pgx.Tx, limit int, lease time.Duration) ([]string, error) {
+	rows, err := tx.Query(ctx, `
+		UPDATE regsync.transfers t SET next_retry_at = now() + $2::interval
+		FROM (
+			SELECT id FROM regsync.transfers
+			WHERE state IN ('blocked', 'in_progress') AND next_retry_at <= now()
+			ORDER BY next_retry_at
+			LIMIT $1
+			FOR UPDATE SKIP LOCKED
+		) due
+		WHERE t.id = due.id
+		RETURNING t.id`, limit, lease)
+	if err != nil {
+		return nil, fmt.Errorf("claim due transfers: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("claim due transfers: %w", err)
+	}
+	return ids, nil
+}
+
+// OpenAuthInfo decrypts the transfer's current authInfo with keyring.
+func OpenAuthInfo(keyring *secret.Keyring, t Transfer) (string, error) {
+	switch {
+	case t.AuthInfo == nil:
+		return "", fmt.Errorf("transfer %s has no authInfo", t.ID)
+	case keyring == nil:
+		return "", fmt.Errorf("open authInfo of transfer %s: no secret key configured (REGSYNC_SECRET_KEY)", t.ID)
+	}
+	plaintext, err := keyring.Open(*t.AuthInfo, AuthInfoContext(t.ID))
+	if err != nil {
+		return "", fmt.Errorf("open authInfo of transfer %s: %w", t.ID, err)
+	}
+	return string(plaintext), nil
+}
