@@ -71,32 +71,33 @@ func ValidateTransferID(id string) error {
 	return nil
 }
 
-// Transfer is a row of regsync.transfers. Its authInfo stays sealed.
+// Transfer is a row of regsync.transfers. Its authInfo stays sealed and
+// is left out of its JSON form.
 type Transfer struct {
-	ID              string
-	AccountNumber   string
-	DomainName      string
-	Registrar       string
-	State           TransferState
-	BlockReason     string
-	RegistrarReason string
-	BlockedSince    time.Time
+	ID              string        `json:"id"`
+	AccountNumber   string        `json:"accountNumber"`
+	DomainName      string        `json:"domainName"`
+	Registrar       string        `json:"registrar"`
+	State           TransferState `json:"state"`
+	BlockReason     string        `json:"blockReason"`
+	RegistrarReason string        `json:"registrarReason,omitempty"`
+	BlockedSince    time.Time     `json:"blockedSince"`
 	// RegisteredAt is when the domain was registered or last transferred;
 	// zero when unknown.
-	RegisteredAt time.Time
-	Deadline     time.Time
-	Attempts     int
-	Conflicts    int
-	NextRetryAt  time.Time
-	LastResult   string
+	RegisteredAt time.Time `json:"registeredAt"`
+	Deadline     time.Time `json:"deadline"`
+	Attempts     int       `json:"attempts"`
+	Conflicts    int       `json:"conflicts"`
+	NextRetryAt  time.Time `json:"nextRetryAt"`
+	LastResult   string    `json:"lastResult,omitempty"`
 	// AuthInfo is the current authInfo, sealed; nil when none was given.
-	AuthInfo *secret.Sealed
+	AuthInfo *secret.Sealed `json:"-"`
 	// HasPreviousAuthInfo reports whether a value to revert to is kept.
-	HasPreviousAuthInfo bool
+	HasPreviousAuthInfo bool `json:"hasPreviousAuthInfo"`
 	// AuthInfoUnsent is true while the current authInfo was supplied and
 	// not yet sent to the registrar.
-	AuthInfoUnsent  bool
-	AuthInfoVersion int64
+	AuthInfoUnsent  bool  `json:"authInfoUnsent"`
+	AuthInfoVersion int64 `json:"authInfoVersion"`
 }
 
 // NewTransfer is a blocked transfer to add.
@@ -234,6 +235,24 @@ func (s *Store) SetAuthInfo(ctx context.Context, keyring *secret.Keyring, transf
 		}
 		return nil
 	})
+}
+
+// TransferAttempts returns the transfer's attempts, oldest first.
+func (s *Store) TransferAttempts(ctx context.Context, transferID string) ([]TransferAttempt, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT transfer_id, registrar, result, coalesce(http_status, 0), sent_new_auth_info,
+			transfer_status_code, coalesce(transfer_status, ''), coalesce(registrar_request_id, ''),
+			state_before, state_after, error, double_sync_attempted, double_sync_succeeded, double_sync_error,
+			revert_attempted, revert_succeeded, revert_error, coalesce(job_id, 0), attempt, started_at, finished_at
+		FROM regsync.transfer_attempts WHERE transfer_id = $1 ORDER BY id`, transferID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts of transfer %s: %w", transferID, err)
+	}
+	attempts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[TransferAttempt])
+	if err != nil {
+		return nil, fmt.Errorf("list attempts of transfer %s: %w", transferID, err)
+	}
+	return attempts, nil
 }
 
 // TransferAttempt is one retry of a transfer, a row of

@@ -34,14 +34,15 @@ func TestMain(m *testing.M) { pgtest.RunMain(m) }
 
 // dbEnv is a migrated database with a simulator registrar and a syncer.
 type dbEnv struct {
-	pool    *pgxpool.Pool
-	store   *store.Store
-	sim     *sim.Sim
-	metrics *Metrics
-	syncer  *Syncer
-	retrier *Retrier
-	keyring *secret.Keyring
-	logger  *zap.Logger
+	pool     *pgxpool.Pool
+	store    *store.Store
+	sim      *sim.Sim
+	metrics  *Metrics
+	registry *prometheus.Registry
+	syncer   *Syncer
+	retrier  *Retrier
+	keyring  *secret.Keyring
+	logger   *zap.Logger
 }
 
 func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
@@ -52,7 +53,8 @@ func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
 	if reg == nil {
 		reg = simulator
 	}
-	metrics := NewMetrics(prometheus.NewRegistry())
+	registry := prometheus.NewRegistry()
+	metrics := NewMetrics(registry)
 	cfg := DefaultSyncConfig()
 	cfg.DoubleSyncDelay = 0
 	st := store.New(pool)
@@ -68,7 +70,7 @@ func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
 	retrier, err := NewRetrier(st, registrars, keyring, transferCfg, metrics)
 	require.NoError(t, err)
 	return &dbEnv{
-		pool: pool, store: st, sim: simulator, metrics: metrics, syncer: syncer, retrier: retrier, keyring: keyring,
+		pool: pool, store: st, sim: simulator, metrics: metrics, registry: registry, syncer: syncer, retrier: retrier, keyring: keyring,
 		logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 	}
 }
@@ -96,14 +98,18 @@ func (e *dbEnv) startClient(t *testing.T, cfg Config) *river.Client[pgx.Tx] {
 	return client
 }
 
-// waitForJobs waits until no job is left to run.
+// waitForJobs waits until the start-up sweep ran and no job is left to
+// run.
 func (e *dbEnv) waitForJobs(t *testing.T) {
 	t.Helper()
 	require.Eventually(t, func() bool {
+		var swept bool
 		var open int
 		require.NoError(t, e.pool.QueryRow(context.Background(), `
-			SELECT count(*) FROM regsync.river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&open))
-		return open == 0
+			SELECT count(*) FILTER (WHERE kind = 'sweep' AND state = 'completed') > 0,
+				count(*) FILTER (WHERE state NOT IN ('completed', 'cancelled', 'discarded'))
+			FROM regsync.river_job`).Scan(&swept, &open))
+		return swept && open == 0
 	}, time.Minute, 20*time.Millisecond)
 }
 

@@ -27,6 +27,7 @@ import (
 
 // cli is what every subcommand gets from the process.
 type cli struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	// envErrs are invalid environment values met while setting flag
@@ -44,6 +45,7 @@ var commands = []command{
 	{"serve", "", "run the workers, the sweep and the /metrics, /healthz and /readyz endpoints", runServe},
 	{"sync", "DOMAIN_ID", "sync one domain now and print the outcome as JSON", runSync},
 	{"enqueue", "status-sync DOMAIN_ID", "enqueue a status sync of a domain for the workers", runEnqueue},
+	{"transfer", "SUBCOMMAND", "add, list, show, retry blocked transfers; set-auth-info", runTransfer},
 	{"simulate", "", "serve the registrar simulator over HTTP in Hostup's wire format", runSimulate},
 	{"demo", "", "run the worker on a throwaway database and a simulated registrar, then summarize", runDemo},
 }
@@ -57,7 +59,7 @@ var errReported = errors.New("failure reported")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	code := run(ctx, &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
