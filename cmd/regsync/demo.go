@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/regsync/regsync/internal/localpg"
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/migrations"
 	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/registrar/sim"
@@ -59,6 +60,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 	cfg := worker.DefaultConfig()
 	cfg.Sync.DoubleSyncDelay = 200 * time.Millisecond
+	cfg.Transfer.ConfirmDelay = 200 * time.Millisecond
 	c.workerFlags(fs, &cfg)
 	domains := fs.Int("domains", 3000, "how many demo domains to seed")
 	once := fs.Bool("once", false, "exit when the sweep has drained instead of running until interrupted")
@@ -101,10 +103,27 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err := seedDemo(ctx, store.New(pool), simulator, *domains, *seed); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "demo: seeded %d domains on the simulated registrar\n", *domains)
+	keyring, err := c.keyring()
+	if err != nil {
+		return err
+	}
+	if keyring == nil {
+		// A throwaway key for a throwaway database.
+		spec, err := secret.GenerateKey("demo")
+		if err != nil {
+			return err
+		}
+		if keyring, err = secret.ParseKeyring(spec); err != nil {
+			return err
+		}
+	}
+	if err := seedDemoTransfers(ctx, store.New(pool), simulator, keyring); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "demo: seeded %d domains and %d blocked transfers on the simulated registrar\n", *domains, len(demoTransfers))
 
 	reg := newRegistry()
-	svc, err := newService(pool, map[string]registrar.Registrar{"sim": simulator}, nil, cfg, reg, logger)
+	svc, err := newService(pool, map[string]registrar.Registrar{"sim": simulator}, keyring, cfg, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -157,6 +176,62 @@ func seedDemo(ctx context.Context, st *store.Store, s *sim.Sim, n int, seed uint
 	return st.AddDomains(ctx, domains)
 }
 
+// demoTransfer is one demo blocked transfer and its simulated registrar's
+// answers.
+type demoTransfer struct {
+	transfer store.NewTransfer
+	owner    string   // the account the registrar says owns it; the transfer's own when empty
+	resets   []string // successive reset answers
+	statuses []string // successive transfer status reads
+	authInfo string   // a new authInfo the customer supplied, if any
+}
+
+// demoTransfers covers each way a retry can end.
+var demoTransfers = func() []demoTransfer {
+	now := time.Now()
+	resettable := []string{"blocked:resettable", "pending"}
+	t := func(id, domain, reason string) store.NewTransfer {
+		return store.NewTransfer{ID: id, AccountNumber: "acct-demo", DomainName: domain, Registrar: "sim", BlockReason: reason}
+	}
+	young := t("trf_demo4", "young-domain.example.com", "registered_recently")
+	young.RegisteredAt = now.Add(-20 * 24 * time.Hour)
+	old := t("trf_demo8", "sixty-days-ago.example.com", "no_response")
+	old.BlockedSince = now.Add(-61 * 24 * time.Hour)
+	return []demoTransfer{
+		{transfer: t("trf_demo1", "no-answer.example.com", "no_response"), resets: []string{"202"}, statuses: resettable},
+		{transfer: t("trf_demo2", "new-code.example.com", "wrong_auth_info"), resets: []string{"202"}, statuses: resettable, authInfo: "Fr3sh-Code!"},
+		{transfer: t("trf_demo3", "bad-code.example.com", "wrong_auth_info"), resets: []string{"404bad"}, statuses: resettable, authInfo: "Stale-Code1"},
+		{transfer: young, resets: []string{"202"}, statuses: resettable},
+		{transfer: t("trf_demo5", "awaiting-registrar.example.com", "already_pending"), resets: []string{"409"}, statuses: resettable},
+		{transfer: t("trf_demo6", "order-gone.example.com", "rejected"), resets: []string{"404"}, statuses: resettable},
+		{transfer: t("trf_demo7", "went-through.example.com", "registry_status"), statuses: []string{"completed"}},
+		{transfer: old, resets: []string{"202"}, statuses: resettable},
+		{transfer: t("trf_demo9", "someone-else.example.com", "rejected"), owner: "acct-other", statuses: resettable},
+		{transfer: t("trf_demo10", "flaky-registrar.example.com", "no_response"), resets: []string{"503", "202"},
+			statuses: []string{"blocked:resettable", "blocked:resettable", "pending"}},
+	}
+}()
+
+// seedDemoTransfers adds the demo's blocked transfers, scripts their
+// registrar answers and stores the authInfo values customers supplied.
+func seedDemoTransfers(ctx context.Context, st *store.Store, s *sim.Sim, keyring *secret.Keyring) error {
+	for _, d := range demoTransfers {
+		if err := st.AddTransfer(ctx, d.transfer); err != nil {
+			return err
+		}
+		order := registrar.Transfer{Account: d.transfer.AccountNumber, DomainName: d.transfer.DomainName}
+		if err := s.ScriptTransfer(order, d.owner, d.resets, d.statuses); err != nil {
+			return err
+		}
+		if d.authInfo != "" {
+			if err := st.SetAuthInfo(ctx, keyring, d.transfer.ID, d.authInfo); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func pickProfile(percent int) demoProfile {
 	for _, p := range demoPopulation {
 		if percent < p.weight {
@@ -169,7 +244,7 @@ func pickProfile(percent int) demoProfile {
 
 // watchDemo prints a progress line every second until ctx ends, the
 // service stops, or, with once, the sweep has drained: no domain is due
-// and no status_sync job is left to run.
+// and no status_sync or transfer_retry job is left to run.
 func watchDemo(ctx context.Context, w io.Writer, pool *pgxpool.Pool, once bool, served <-chan error, started time.Time) error {
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
@@ -186,7 +261,7 @@ func watchDemo(ctx context.Context, w io.Writer, pool *pgxpool.Pool, once bool, 
 			SELECT (SELECT count(*) FROM regsync.domains),
 				(SELECT count(*) FROM regsync.domains WHERE last_synced_at IS NOT NULL),
 				(SELECT count(*) FROM regsync.domains WHERE next_sync_at <= now()),
-				(SELECT count(*) FROM regsync.river_job WHERE kind = 'status_sync'
+				(SELECT count(*) FROM regsync.river_job WHERE kind <> 'sweep'
 					AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')),
 				(SELECT count(*) FROM regsync.status_sync_outcomes)`).Scan(&total, &synced, &due, &open, &outcomes)
 		if err != nil {
@@ -220,6 +295,17 @@ func printDemoSummary(ctx context.Context, w io.Writer, pool *pgxpool.Pool, reg 
 	printCounter(w, families, "regsync_status_transitions_total", "status transitions kept", "from", "to")
 	printCounter(w, families, "regsync_double_sync_total", "double syncs", "result")
 	printCounter(w, families, "regsync_jobs_rejected_total", "jobs rejected", "reason")
+
+	printCounter(w, families, "regsync_transfer_reset_total", "transfer resets by result", "result")
+	printCounter(w, families, "regsync_transfer_auth_info_reverts_total", "authInfo reverts", "succeeded")
+	transfers, err := store.New(pool).Transfers(ctx, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "transfers:")
+	for _, t := range transfers {
+		fmt.Fprintf(w, "  %-11s %-20s %-30s -> %-17s (%s)\n", t.ID, t.BlockReason, t.DomainName, t.State, t.LastResult)
+	}
 
 	rows, err := pool.Query(ctx, `
 		SELECT kind, state::text, count(*) FROM regsync.river_job GROUP BY kind, state ORDER BY kind, state`)

@@ -226,6 +226,9 @@ func TestDemo(t *testing.T) {
 		require.Contains(t, r.stdout, want)
 	}
 	require.Contains(t, r.stderr, "synced")
+	for _, want := range []string{"-> in_progress", "-> waiting_auth_info", "-> closed", "-> completed", "-> expired", "-> forbidden", "(waiting)", "(conflict)"} {
+		require.Contains(t, r.stdout, want)
+	}
 
 	// The demo refuses a database that already has domains.
 	r = regsync(context.Background(), env, "demo", "--once")
