@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/regsync/regsync/internal/pgtest"
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registrar/sim"
 )
 
@@ -27,10 +28,15 @@ type result struct {
 	stdout, stderr string
 }
 
-// regsync runs the command in-process with env as its whole environment.
+// regsync runs the command in-process with env as its whole environment
+// and an empty stdin.
 func regsync(ctx context.Context, env map[string]string, args ...string) result {
+	return regsyncWithInput(ctx, "", env, args...)
+}
+
+func regsyncWithInput(ctx context.Context, stdin string, env map[string]string, args ...string) result {
 	var stdout, stderr bytes.Buffer
-	c := &cli{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }}
+	c := &cli{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }}
 	code := run(ctx, c, args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
@@ -234,4 +240,72 @@ func TestDemo(t *testing.T) {
 	r = regsync(context.Background(), env, "demo", "--once")
 	require.Equal(t, 2, r.code)
 	require.Contains(t, r.stderr, "the demo needs an empty database")
+}
+
+func TestTransferCommands(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	databaseURL := pgtest.NewDatabase(t)
+	keySpec, err := secret.GenerateKey("k1")
+	require.NoError(t, err)
+	env := map[string]string{"DATABASE_URL": databaseURL, "REGSYNC_SECRET_KEY": keySpec}
+
+	r := regsync(ctx, env, "transfer", "add", "--id", "trf_cli1", "--account", "acct1", "--domain", "Bücher.de",
+		"--registrar", "hostway", "--reason", "wrong_auth_info", "--registrar-reason", "authInfo rejected by registry")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "added transfer trf_cli1 of xn--bcher-kva.de\n", r.stdout)
+	for _, bad := range [][]string{
+		{"--id", "trf_x", "--account", "a", "--domain", "www.example.com", "--registrar", "hostway"},
+		{"--id", "TRF", "--account", "a", "--domain", "example.com", "--registrar", "hostway"},
+		{"--id", "trf_y", "--account", "a", "--domain", "example.com", "--registrar", "hostway", "--reason", "bored"},
+		{"--id", "trf_z", "--account", "a", "--domain", "example.com", "--registrar", "hostway", "--deadline", "soon"},
+	} {
+		r := regsync(ctx, env, append([]string{"transfer", "add"}, bad...)...)
+		require.Equal(t, 2, r.code, "%v: %s", bad, r.stderr)
+	}
+
+	r = regsync(ctx, env, "transfer", "list")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "trf_cli1")
+	require.Contains(t, r.stdout, "wrong_auth_info")
+	r = regsync(ctx, env, "transfer", "list", "--state", "closed")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.NotContains(t, r.stdout, "trf_cli1")
+
+	// A bad authInfo is refused and never echoed.
+	r = regsyncWithInput(ctx, "tiny\n", env, "transfer", "set-auth-info", "trf_cli1")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "authInfo must be 6 to 16 characters")
+	require.NotContains(t, r.stderr, "tiny")
+	r = regsyncWithInput(ctx, "", env, "transfer", "set-auth-info", "trf_cli1")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "no authInfo on stdin")
+	r = regsyncWithInput(ctx, "Good-Code-42\n", map[string]string{"DATABASE_URL": databaseURL}, "transfer", "set-auth-info", "trf_cli1")
+	require.Equal(t, 2, r.code, "no key, nothing stored")
+	require.Contains(t, r.stderr, "REGSYNC_SECRET_KEY")
+
+	r = regsyncWithInput(ctx, "Good-Code-42\n", env, "transfer", "set-auth-info", "trf_cli1")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `^stored a new authInfo for trf_cli1\nenqueued job \d+\n$`, r.stdout)
+	require.NotContains(t, r.stdout+r.stderr, "Good-Code-42")
+	r = regsync(ctx, env, "transfer", "retry", "trf_cli1")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "a retry of trf_cli1 is already pending\n", r.stdout)
+
+	r = regsync(ctx, env, "transfer", "show", "trf_cli1")
+	require.Equal(t, 0, r.code, r.stderr)
+	var shown map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &shown))
+	require.Equal(t, "xn--bcher-kva.de", shown["domainName"])
+	require.Equal(t, true, shown["authInfoUnsent"])
+	require.Empty(t, shown["attempts"])
+	require.NotContains(t, r.stdout, "Good-Code-42")
+	require.NotContains(t, r.stdout, "iphertext", "the sealed value is not shown either")
+
+	r = regsync(ctx, env, "transfer", "show", "trf_nosuch")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "transfer not found")
+	r = regsync(ctx, env, "transfer", "frob")
+	require.Equal(t, 2, r.code)
+	require.Equal(t, 0, regsync(ctx, env, "transfer", "--help").code)
 }
