@@ -38,23 +38,24 @@ CREATE INDEX domains_next_sync_at_idx ON regsync.domains (next_sync_at);
 CREATE FUNCTION regsync.domains_track_status_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.status IS DISTINCT FROM OLD.status THEN
-        NEW.status_changed_at := now();
-        -- A writer that did not bump the version is someone other than the
-        -- sync: bump it so in-flight compare-and-sets lose, and drop any
-        -- unconfirmed marker, since the new status is that writer's decision.
-        IF NEW.version = OLD.version THEN
-            NEW.version := OLD.version + 1;
-            NEW.unconfirmed_from_status := NULL;
-        END IF;
+    NEW.status_changed_at := now();
+    -- A writer that did not bump the version is someone other than the
+    -- sync: bump it so in-flight compare-and-sets lose, and drop any
+    -- unconfirmed marker, since the new status is that writer's decision.
+    IF NEW.version = OLD.version THEN
+        NEW.version := OLD.version + 1;
+        NEW.unconfirmed_from_status := NULL;
     END IF;
     RETURN NEW;
 END
 $$;
 
+-- Only status changes fire it: a sync that finds the status unchanged
+-- pays nothing for it.
 CREATE TRIGGER domains_track_status_change
-    BEFORE UPDATE ON regsync.domains
-    FOR EACH ROW EXECUTE FUNCTION regsync.domains_track_status_change();
+    BEFORE UPDATE OF status ON regsync.domains
+    FOR EACH ROW WHEN (NEW.status IS DISTINCT FROM OLD.status)
+    EXECUTE FUNCTION regsync.domains_track_status_change();
 
 CREATE TABLE regsync.status_sync_outcomes (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
