@@ -30,3 +30,34 @@ func ExampleSim_Script() {
 	// active sim_3
 	// active sim_4
 }
+
+func ExampleSim_ScriptTransfer() {
+	s, err := sim.New(sim.DefaultConfig())
+	if err != nil {
+		panic(err)
+	}
+	t := registrar.Transfer{Account: "acct12345", DomainName: "example.com"}
+	if err := s.ScriptTransfer(t, "", []string{"409", "202"}, []string{"blocked:resettable", "pending"}); err != nil {
+		panic(err)
+	}
+	st, err := s.ReadTransferStatus(context.Background(), t)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(st.State, st.CanBeReset)
+	for range 2 {
+		r, err := s.ResetTransfer(context.Background(), t, "n3wSecret")
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(r.Status, r.RequestID)
+	}
+	authInfo, _ := s.TransferAuthInfo(t)
+	fmt.Println(authInfo == "n3wSecret", s.TransferResets(t))
+	// Output:
+	// blocked true
+	// sim: HTTP 409 conflict (request sim_2)
+	// 202 sim_3
+	// true 2
+}

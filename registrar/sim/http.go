@@ -21,8 +21,9 @@ import (
 // times the hostup adapter's default response limit.
 const hugeBodyBytes = 4 << 20
 
-// Handler serves s over HTTP in the wire format of Hostup API v2, so that the
-// hostup adapter can be exercised against scripted domains. Every request
+// Handler serves s over HTTP: domain statuses in the wire format of Hostup
+// API v2 and transfers in Hostway's, so that the hostup and hostway adapters
+// can be exercised against scripted domains and transfers. Every request
 // must carry "Authorization: Bearer <token>"; other requests get a 401
 // problem. The routes are:
 //
@@ -40,6 +41,25 @@ const hugeBodyBytes = 4 << 20
 //	    204 on success, a 400 problem on bad JSON or an unknown token.
 //	GET /sim/domains/{id}
 //	    Answers {"reads":N}, the domain's [Sim.Reads].
+//	PUT /accounts/{account}/domains/transfers/{domain}
+//	    Resets the transfer. The body must be absent or a JSON object whose
+//	    optional authInfo is a non-empty string; any other body answers
+//	    "404 Bad Request" without reaching the transfer. The answer is the
+//	    scripted status with no body, and !timeout never answers.
+//	GET /accounts/{account}/domains/transfers/{domain}
+//	    Reads the transfer's status. A status entry answers 200 with
+//	    {"domainName":"example.com","statusCode":3,"status":"Awaiting response from losing registrar","canBeReset":false};
+//	    other entries answer like a reset.
+//	PUT /sim/transfers/{account}/{domain}
+//	    Scripts the transfer with [Sim.ScriptTransfer] from
+//	    {"owner":"acct1","resets":["409","202"],"statuses":["blocked:resettable","pending"]};
+//	    204 on success, a 400 problem on bad JSON or an unknown entry.
+//
+// The invalid request of Hostway's API page, for a 404bad entry, an invalid
+// authInfo or a bad body, is sent with the status line it documents, "404
+// Bad Request": net/http cannot write that reason phrase, so the handler
+// takes the HTTP/1.1 connection over to write it and closes it. (Over
+// HTTP/2, which has no reason phrases, it answers 400 instead.)
 //
 // Every answer carries its request ID in an X-Request-Id header, and problems
 // also in their requestId field. A 429's Retry-After is sent in whole
@@ -50,6 +70,9 @@ func Handler(s *Sim, token string) http.Handler {
 	mux.HandleFunc("POST /api/v2/domains/{id}/actions/status-sync", h.statusSync)
 	mux.HandleFunc("PUT /sim/domains/{id}", h.putScript)
 	mux.HandleFunc("GET /sim/domains/{id}", h.getReads)
+	mux.HandleFunc("PUT /accounts/{account}/domains/transfers/{domain}", h.resetTransfer)
+	mux.HandleFunc("GET /accounts/{account}/domains/transfers/{domain}", h.readTransferStatus)
+	mux.HandleFunc("PUT /sim/transfers/{account}/{domain}", h.putTransferScript)
 	return h.authorize(mux)
 }
 

@@ -1,8 +1,9 @@
 // Package sim is an in-process simulated registrar: deterministic,
 // scriptable per domain and safe for concurrent use. Tests, the conformance
 // suite and local demos use it in place of a real registrar, either directly
-// as a [registrar.Registrar] or over HTTP in Hostup's wire format through
-// [Handler].
+// as a [registrar.Registrar], [registrar.TransferResetter] and
+// [registrar.TransferStatusReader], or over HTTP in Hostup's and Hostway's
+// wire formats through [Handler].
 //
 // # Scripting
 //
@@ -43,6 +44,47 @@
 // drawn from a generator seeded with [Config.Seed]; such a read does not
 // advance the domain's script. The draws are deterministic for a given seed
 // and order of reads.
+//
+// # Scripting transfers
+//
+// [Sim.ScriptTransfer] plays a Hostway-style registrar's transfer order for a
+// domain: a list of reset answers and a list of status-read answers, each
+// played in turn with the last one repeating. The order belongs to one
+// account. Before the script is reached, the registrar answers an invalid
+// request (the seed's "404 Bad Request") to a request with an empty account
+// or domain name, or to a reset whose authInfo [registrar.ValidateAuthInfo]
+// rejects; 404 to a domain with no scripted transfer; and 403 to a request
+// naming another account. Those answers do not advance the script.
+//
+// A reset entry is an HTTP status or a token:
+//
+//	200 to 299   the reset is accepted; a non-empty authInfo is remembered,
+//	             see [Sim.TransferAuthInfo]
+//	400          invalid request        ([registrar.ErrInvalidRequest])
+//	404bad       the seed's "404 Bad Request", the same invalid request
+//	401          unauthorized           ([registrar.ErrUnauthorized])
+//	403          another account's      ([registrar.ErrUnauthorized])
+//	404          no pending transfer    ([registrar.ErrNotFound])
+//	409          not resettable now     ([registrar.ErrConflict])
+//	429          rate limited, no Retry-After ([registrar.ErrRateLimited])
+//	!429         rate limited, Retry-After 1s
+//	!429:5s      rate limited with the given Retry-After (a Go duration)
+//	500 to 599   server errors          ([registrar.ErrUnavailable])
+//	!timeout     the registrar never answers, as for status reads
+//
+// Any other status from 300 to 499 ("302", "418") is an answer the hostway
+// adapter does not expect: an error wrapping [registrar.ErrBadResponse],
+// never a success. A rejected or unanswered reset changes nothing at the
+// registrar, which keeps the last authInfo it accepted.
+//
+// A status entry is a transfer state, answered with an eNom-style code that
+// [registrar.MapEnomTransfer] maps back to it: pending (3), blocked (4),
+// blocked:resettable (4, canBeReset true), completed (9), cancelled (10) or
+// unknown (99); or any reset entry other than a 2xx status.
+//
+// The in-process errors are those the hostway adapter reports for the same
+// answers over HTTP. [Config.Latency] applies to transfer requests too;
+// [Config.FaultRate] does not.
 package sim
 
 import (
@@ -64,7 +106,8 @@ type Config struct {
 	// Name is the adapter name the simulator reports and prefixes its errors
 	// with; "sim" by default.
 	Name string
-	// Latency is added to every read; the wait ends early when ctx is done.
+	// Latency is added to every request; the wait ends early when ctx is
+	// done.
 	Latency time.Duration
 	// FaultRate is the probability, from 0 to 1, that a read of a scripted
 	// domain fails with a random transient fault.
@@ -96,11 +139,13 @@ func (c Config) Validate() error {
 type Sim struct {
 	cfg Config
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	domains  map[string]*script
-	reads    map[string]int
-	requests int
+	mu          sync.Mutex
+	rng         *rand.Rand
+	domains     map[string]*script
+	reads       map[string]int
+	transfers   map[string]*transferScript // by domain name
+	resetCounts map[string]int             // by domain name
+	requests    int
 }
 
 var _ registrar.Registrar = (*Sim)(nil)
@@ -165,10 +210,12 @@ func New(cfg Config) (*Sim, error) {
 	}
 	seed := uint64(cfg.Seed)
 	return &Sim{
-		cfg:     cfg,
-		rng:     rand.New(rand.NewPCG(seed, seed)),
-		domains: make(map[string]*script),
-		reads:   make(map[string]int),
+		cfg:         cfg,
+		rng:         rand.New(rand.NewPCG(seed, seed)),
+		domains:     make(map[string]*script),
+		reads:       make(map[string]int),
+		transfers:   make(map[string]*transferScript),
+		resetCounts: make(map[string]int),
 	}, nil
 }
 
@@ -288,14 +335,8 @@ type reading struct {
 // a 404 for an unscripted domain, else a random fault or the next entry of
 // the domain's script.
 func (s *Sim) read(ctx context.Context, domainID string) (reading, error) {
-	if s.cfg.Latency > 0 {
-		timer := time.NewTimer(s.cfg.Latency)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			return reading{}, fmt.Errorf("%s: read status of %s: %w: %w", s.cfg.Name, domainID, registrar.ErrUnavailable, ctx.Err())
-		}
+	if err := s.wait(ctx, "read status of "+domainID); err != nil {
+		return reading{}, err
 	}
 
 	s.mu.Lock()
@@ -320,6 +361,22 @@ func (s *Sim) read(ctx context.Context, domainID string) (reading, error) {
 		}
 	}
 	return r, nil
+}
+
+// wait waits for the configured latency, failing like an unreachable
+// registrar when ctx is done first; op names the request in the error.
+func (s *Sim) wait(ctx context.Context, op string) error {
+	if s.cfg.Latency <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(s.cfg.Latency)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %s: %w: %w", s.cfg.Name, op, registrar.ErrUnavailable, ctx.Err())
+	}
 }
 
 // newRequestID returns a fresh request ID, for answers that read no domain.
