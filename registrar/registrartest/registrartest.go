@@ -1,18 +1,30 @@
 // Package registrartest is the conformance suite every registrar adapter
-// passes, in the manner of River's riverdrivertest: [Run] scripts a
-// simulated registrar and checks what the adapter built over it reports.
+// passes, in the manner of River's riverdrivertest: [Run] and
+// [RunTransfers] script a simulated registrar and check what the adapter
+// built over it reports. An adapter that reads domain statuses runs [Run];
+// one that resets transfers runs [RunTransfers]; one that does both runs
+// both.
 //
 // What the suite pins, for the worker to rely on:
 //
 //   - Raw statuses are kept and mapped; unknown values read as
 //     [registrar.StatusUnknown] with Raw kept.
-//   - Each ReadStatus call reads the registrar exactly once: adapters do not
-//     retry on their own, the job queue does.
-//   - A read cut short by ctx's deadline returns promptly with an error
+//   - Each ReadStatus or ResetTransfer call sends the registrar exactly one
+//     request: adapters do not retry on their own, the job queue does.
+//   - A request cut short by ctx's deadline returns promptly with an error
 //     wrapping both [registrar.ErrUnavailable] and
 //     [context.DeadlineExceeded], so it is a transient failure.
 //   - Errors wrap the [registrar] sentinels, start with the adapter's Name
 //     and a colon, and rate limits carry their Retry-After.
+//   - Any 2xx answer to a reset is a success. An invalid request (including
+//     a Hostway "404 Bad Request"), an unknown transfer and another
+//     account's transfer are permanent errors; a conflict, an outage and an
+//     answer the adapter does not expect are not, and the last wraps
+//     [registrar.ErrBadResponse]: it is never a success.
+//   - A reset's authInfo reaches the registrar, which keeps the last one it
+//     accepted, and never appears in an error.
+//   - Transfer status codes map to their [registrar.TransferState] with
+//     [registrar.MapEnomTransfer].
 package registrartest
 
 import (

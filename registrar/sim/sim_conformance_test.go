@@ -15,3 +15,11 @@ func TestConformance(t *testing.T) {
 		return backend
 	})
 }
+
+func TestTransferConformance(t *testing.T) {
+	t.Parallel()
+
+	registrartest.RunTransfers(t, func(t *testing.T, backend *sim.Sim) registrar.TransferResetter {
+		return backend
+	})
+}
