@@ -4,6 +4,7 @@
 package factory
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/registrar/hostup"
+	"github.com/regsync/regsync/registrar/hostway"
 	"github.com/regsync/regsync/registrar/sim"
 )
 
@@ -20,15 +22,20 @@ import (
 type Getenv func(key string) string
 
 var constructors = map[string]func(Getenv) (registrar.Registrar, error){
-	"hostup": newHostup,
-	"sim":    newSim,
+	"hostup":  newHostup,
+	"hostway": newHostway,
+	"sim":     newSim,
 }
 
 // Names lists the adapters the factory can build.
-func Names() []string { return []string{"hostup", "sim"} }
+func Names() []string { return []string{"hostup", "hostway", "sim"} }
 
 // New builds the named adapters, keyed by name, each configured from its
-// REGSYNC_<NAME>_* variables.
+// REGSYNC_<NAME>_* variables. What an adapter can do beyond reading domain
+// statuses, callers find by type assertion: for example
+// [registrar.TransferResetter]. The hostway adapter only handles transfers;
+// its ReadStatus always fails with an error that [registrar.IsPermanent]
+// reports as permanent and that wraps [errors.ErrUnsupported].
 func New(names []string, getenv Getenv) (map[string]registrar.Registrar, error) {
 	adapters := make(map[string]registrar.Registrar, len(names))
 	for _, name := range names {
@@ -59,6 +66,39 @@ func newHostup(getenv Getenv) (registrar.Registrar, error) {
 		return nil, err
 	}
 	return hostup.New(cfg)
+}
+
+// newHostway reads REGSYNC_HOSTWAY_URL, REGSYNC_HOSTWAY_TOKEN or
+// REGSYNC_HOSTWAY_TOKEN_FILE, and REGSYNC_HOSTWAY_TIMEOUT.
+func newHostway(getenv Getenv) (registrar.Registrar, error) {
+	cfg := hostway.DefaultConfig()
+	cfg.BaseURL = getenv("REGSYNC_HOSTWAY_URL")
+	token, err := Secret(getenv, "REGSYNC_HOSTWAY_TOKEN")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Token = token
+	if cfg.Timeout, err = duration(getenv, "REGSYNC_HOSTWAY_TIMEOUT", cfg.Timeout); err != nil {
+		return nil, err
+	}
+	client, err := hostway.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return transferOnly{client}, nil
+}
+
+// transferOnly puts the hostway adapter, which handles transfers only, in
+// the factory's map of [registrar.Registrar]s. Its transfer methods are
+// promoted, so callers still find them by type assertion; Hostway's API has
+// no domain status read, so ReadStatus always fails.
+type transferOnly struct {
+	*hostway.Client
+}
+
+// ReadStatus fails permanently: the adapter cannot read domain statuses.
+func (a transferOnly) ReadStatus(context.Context, registrar.Domain) (registrar.StatusReading, error) {
+	return registrar.StatusReading{}, fmt.Errorf("%s: reading domain statuses: %w: %w", a.Name(), registrar.ErrInvalidRequest, errors.ErrUnsupported)
 }
 
 // newSim reads REGSYNC_SIM_LATENCY, REGSYNC_SIM_FAULT_RATE and

@@ -1,12 +1,15 @@
 package factory
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/regsync/regsync/registrar"
 )
 
 func env(vars map[string]string) Getenv {
@@ -15,18 +18,21 @@ func env(vars map[string]string) Getenv {
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	adapters, err := New([]string{"hostup", "sim"}, env(map[string]string{
+	adapters, err := New([]string{"hostup", "hostway", "sim"}, env(map[string]string{
 		"REGSYNC_HOSTUP_URL":     "https://cloud.hostup.example",
 		"REGSYNC_HOSTUP_TOKEN":   "tok",
+		"REGSYNC_HOSTWAY_URL":    "https://api.hostway.example",
+		"REGSYNC_HOSTWAY_TOKEN":  "hw-tok",
 		"REGSYNC_SIM_LATENCY":    "5ms",
 		"REGSYNC_SIM_FAULT_RATE": "0.1",
 	}))
 	require.NoError(t, err)
 	require.Equal(t, "hostup", adapters["hostup"].Name())
+	require.Equal(t, "hostway", adapters["hostway"].Name())
 	require.Equal(t, "sim", adapters["sim"].Name())
 
 	_, err = New([]string{"nope"}, env(nil))
-	require.ErrorContains(t, err, `unknown registrar adapter "nope": want one of hostup, sim`)
+	require.ErrorContains(t, err, `unknown registrar adapter "nope": want one of hostup, hostway, sim`)
 	_, err = New([]string{"hostup"}, env(map[string]string{"REGSYNC_HOSTUP_URL": "https://x.example"}))
 	require.ErrorContains(t, err, "REGSYNC_HOSTUP_TOKEN is not set")
 	_, err = New([]string{"sim"}, env(map[string]string{"REGSYNC_SIM_LATENCY": "soon"}))
@@ -63,4 +69,68 @@ func TestDuration(t *testing.T) {
 	d, err := duration(env(nil), "D", time.Second)
 	require.NoError(t, err)
 	require.Equal(t, time.Second, d)
+}
+
+func TestCapabilities(t *testing.T) {
+	t.Parallel()
+	adapters, err := New(Names(), env(map[string]string{
+		"REGSYNC_HOSTUP_URL":    "https://cloud.hostup.example",
+		"REGSYNC_HOSTUP_TOKEN":  "tok",
+		"REGSYNC_HOSTWAY_URL":   "https://api.hostway.example",
+		"REGSYNC_HOSTWAY_TOKEN": "hw-tok",
+	}))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name           string
+		resetsTransfer bool
+		readsTransfer  bool
+	}{
+		{"hostup", false, false},
+		{"hostway", true, true},
+		{"sim", true, true},
+	}
+	for _, tt := range tests {
+		_, ok := adapters[tt.name].(registrar.TransferResetter)
+		require.Equal(t, tt.resetsTransfer, ok, tt.name)
+		_, ok = adapters[tt.name].(registrar.TransferStatusReader)
+		require.Equal(t, tt.readsTransfer, ok, tt.name)
+	}
+
+	_, err = adapters["hostway"].ReadStatus(t.Context(), registrar.Domain{ID: "dom_1", Name: "example.com"})
+	require.EqualError(t, err, "hostway: reading domain statuses: request rejected by registrar as invalid: unsupported operation")
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	require.True(t, registrar.IsPermanent(err))
+}
+
+func TestNewHostway(t *testing.T) {
+	t.Parallel()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("hw-file-tok\n"), 0o600))
+
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		wantErr string
+	}{
+		{"token", map[string]string{"REGSYNC_HOSTWAY_URL": "https://api.hostway.example", "REGSYNC_HOSTWAY_TOKEN": "hw-tok", "REGSYNC_HOSTWAY_TIMEOUT": "3s"}, ""},
+		{"token file", map[string]string{"REGSYNC_HOSTWAY_URL": "https://api.hostway.example", "REGSYNC_HOSTWAY_TOKEN_FILE": tokenFile}, ""},
+		{"no token", map[string]string{"REGSYNC_HOSTWAY_URL": "https://api.hostway.example"}, "REGSYNC_HOSTWAY_TOKEN is not set"},
+		{"bad url", map[string]string{"REGSYNC_HOSTWAY_URL": "api.hostway.example", "REGSYNC_HOSTWAY_TOKEN": "hw-tok"}, "hostway: base url"},
+		{"bad timeout", map[string]string{"REGSYNC_HOSTWAY_URL": "https://api.hostway.example", "REGSYNC_HOSTWAY_TOKEN": "hw-tok", "REGSYNC_HOSTWAY_TIMEOUT": "soon"}, "REGSYNC_HOSTWAY_TIMEOUT"},
+		{"zero timeout", map[string]string{"REGSYNC_HOSTWAY_URL": "https://api.hostway.example", "REGSYNC_HOSTWAY_TOKEN": "hw-tok", "REGSYNC_HOSTWAY_TIMEOUT": "0s"}, "hostway: timeout 0s is not positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			adapters, err := New([]string{"hostway"}, env(tt.vars))
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				require.NotContains(t, err.Error(), "hw-tok")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, "hostway", adapters["hostway"].Name())
+		})
+	}
 }
