@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -34,6 +35,28 @@ type Config struct {
 	// FetchCooldown is the least time between two fetches of jobs; with
 	// StatusSyncWorkers it caps a process's job rate.
 	FetchCooldown time.Duration
+	// JobTimeout bounds one run of a job.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before another
+	// process takes it to be lost with its process and runs it again. It
+	// must exceed JobTimeout.
+	RescueAfter time.Duration
+	// MaxRetryDelay caps River's exponential backoff between attempts of a
+	// failed job.
+	MaxRetryDelay time.Duration
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.StatusSyncWorkers < 1, c.TransferRetryWorkers < 1:
+		return errors.New("worker counts must be at least 1")
+	case c.JobTimeout <= 0, c.MaxRetryDelay <= 0:
+		return errors.New("job timeout and max retry delay must be positive")
+	case c.RescueAfter <= c.JobTimeout:
+		return fmt.Errorf("rescue-after %s must be longer than the job timeout %s, or running jobs would be run twice", c.RescueAfter, c.JobTimeout)
+	}
+	return nil
 }
 
 // DefaultConfig returns the documented defaults.
@@ -46,6 +69,9 @@ func DefaultConfig() Config {
 		Sweep:                DefaultSweepConfig(),
 		FetchPollInterval:    time.Second,
 		FetchCooldown:        100 * time.Millisecond,
+		JobTimeout:           time.Minute,
+		RescueAfter:          5 * time.Minute,
+		MaxRetryDelay:        time.Hour,
 	}
 }
 
@@ -53,16 +79,22 @@ func DefaultConfig() Config {
 // through syncer, transfer retries through retrier, and the sweep, which
 // only the elected leader among all processes on the database schedules.
 func NewClient(pool *pgxpool.Pool, cfg Config, syncer *Syncer, retrier *Retrier, metrics *Metrics, logger *zap.Logger) (*river.Client[pgx.Tx], error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, NewStatusSyncWorker(syncer, metrics))
 	river.AddWorker(workers, NewTransferRetryWorker(retrier, metrics))
 	river.AddWorker(workers, NewSweepWorker(store.New(pool), cfg.Sweep, metrics))
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:            migrations.Schema,
-		Logger:            riverLogger(logger),
-		FetchPollInterval: cfg.FetchPollInterval,
-		FetchCooldown:     cfg.FetchCooldown,
+		Schema:               migrations.Schema,
+		Logger:               riverLogger(logger),
+		FetchPollInterval:    cfg.FetchPollInterval,
+		FetchCooldown:        cfg.FetchCooldown,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		RetryPolicy:          &cappedRetryPolicy{max: cfg.MaxRetryDelay},
 		Queues: map[string]river.QueueConfig{
 			QueueStatusSync:    {MaxWorkers: cfg.StatusSyncWorkers},
 			QueueTransferRetry: {MaxWorkers: cfg.TransferRetryWorkers},
@@ -80,6 +112,22 @@ func NewClient(pool *pgxpool.Pool, cfg Config, syncer *Syncer, retrier *Retrier,
 		return nil, fmt.Errorf("create job client: %w", err)
 	}
 	return client, nil
+}
+
+// cappedRetryPolicy is River's default backoff (attempt^4 seconds,
+// jittered) with an upper bound.
+type cappedRetryPolicy struct {
+	river.DefaultClientRetryPolicy
+	max time.Duration
+}
+
+// NextRetry implements [river.ClientRetryPolicy].
+func (p *cappedRetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	next := p.DefaultClientRetryPolicy.NextRetry(job)
+	if latest := time.Now().Add(p.max); next.After(latest) {
+		return latest
+	}
+	return next
 }
 
 // NewInsertClient returns a River client that only inserts jobs, for

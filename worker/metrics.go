@@ -18,6 +18,7 @@ type Metrics struct {
 	sweepEnqueued     *prometheus.CounterVec
 	transferResets    *prometheus.CounterVec
 	authInfoReverts   *prometheus.CounterVec
+	rateLimitWait     *prometheus.HistogramVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -65,8 +66,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "regsync_transfer_auth_info_reverts_total",
 			Help: "Reverts of a new authInfo the registry rejected, by whether the revert succeeded.",
 		}, []string{"succeeded"}),
+		rateLimitWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "regsync_registrar_rate_limit_wait_seconds",
+			Help:    "Time requests waited for the registrar's shared rate limit, by registrar.",
+			Buckets: []float64{.001, .01, .1, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"registrar"}),
 	}
-	reg.MustRegister(m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
+	reg.MustRegister(m.rateLimitWait, m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
 		m.registrarDuration, m.jobDuration, m.jobsRejected, m.sweepEnqueued)
 	return m
 }

@@ -96,17 +96,18 @@ type Syncer struct {
 	store      domainStore
 	registrars map[string]registrar.Registrar
 	cfg        SyncConfig
+	limiter    *RateLimiter
 	metrics    *Metrics
 	now        func() time.Time
 }
 
 // NewSyncer returns a Syncer reading domains from st and registrars from
-// registrars, keyed by adapter name.
-func NewSyncer(st domainStore, registrars map[string]registrar.Registrar, cfg SyncConfig, metrics *Metrics) (*Syncer, error) {
+// registrars, keyed by adapter name, paced by limiter (nil: unlimited).
+func NewSyncer(st domainStore, registrars map[string]registrar.Registrar, cfg SyncConfig, limiter *RateLimiter, metrics *Metrics) (*Syncer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Syncer{store: st, registrars: registrars, cfg: cfg, metrics: metrics, now: time.Now}, nil
+	return &Syncer{store: st, registrars: registrars, cfg: cfg, limiter: limiter, metrics: metrics, now: time.Now}, nil
 }
 
 // Run identifies the job run a sync belongs to; zero for a sync run from
@@ -326,8 +327,12 @@ func (s *Syncer) finishWithError(ctx context.Context, o store.Outcome, cause err
 	return recorded, cause
 }
 
-// read asks reg for d's status and times the request.
+// read asks reg for d's status, within the registrar's rate limit, and
+// times the request.
 func (s *Syncer) read(ctx context.Context, reg registrar.Registrar, d store.Domain) (registrar.StatusReading, error) {
+	if err := s.limiter.Wait(ctx, reg.Name()); err != nil {
+		return registrar.StatusReading{}, err
+	}
 	start := time.Now()
 	reading, err := reg.ReadStatus(ctx, registrar.Domain{ID: d.ID, Name: d.Name})
 	s.metrics.registrarDuration.WithLabelValues(reg.Name(), "read_status", answerCode(err)).Observe(time.Since(start).Seconds())

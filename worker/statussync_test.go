@@ -320,7 +320,7 @@ func TestSync(t *testing.T) {
 			metrics := NewMetrics(prometheus.NewRegistry())
 			cfg := DefaultSyncConfig()
 			cfg.DoubleSyncDelay = 0
-			syncer, err := NewSyncer(st, map[string]registrar.Registrar{"scripted": reg}, cfg, metrics)
+			syncer, err := NewSyncer(st, map[string]registrar.Registrar{"scripted": reg}, cfg, nil, metrics)
 			require.NoError(t, err)
 
 			got, err := syncer.Sync(context.Background(), "dom_1", Run{JobID: 42, Attempt: 1})
@@ -359,7 +359,7 @@ func TestSyncRecordsRawStatuses(t *testing.T) {
 	reg := &scriptedRegistrar{script: statusReads("expired", "active")}
 	cfg := DefaultSyncConfig()
 	cfg.DoubleSyncDelay = 0
-	syncer, err := NewSyncer(st, map[string]registrar.Registrar{"scripted": reg}, cfg, NewMetrics(prometheus.NewRegistry()))
+	syncer, err := NewSyncer(st, map[string]registrar.Registrar{"scripted": reg}, cfg, nil, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 
 	got, err := syncer.Sync(context.Background(), "dom_1", Run{})
@@ -379,7 +379,7 @@ func TestSyncGivesUpAfterBoundedRestarts(t *testing.T) {
 	reg := &scriptedRegistrar{script: statusReads("active")}
 	metrics := NewMetrics(prometheus.NewRegistry())
 	cfg := DefaultSyncConfig()
-	syncer, err := NewSyncer(st, map[string]registrar.Registrar{"scripted": reg}, cfg, metrics)
+	syncer, err := NewSyncer(st, map[string]registrar.Registrar{"scripted": reg}, cfg, nil, metrics)
 	require.NoError(t, err)
 
 	got, err := syncer.Sync(context.Background(), "dom_1", Run{})
@@ -394,7 +394,7 @@ func TestSyncGivesUpAfterBoundedRestarts(t *testing.T) {
 func TestSyncWithoutAdapter(t *testing.T) {
 	t.Parallel()
 	st := &memoryStore{domain: store.Domain{ID: "dom_1", Name: "example.com", Registrar: "gone", Status: "active", Version: 1}}
-	syncer, err := NewSyncer(st, map[string]registrar.Registrar{}, DefaultSyncConfig(), NewMetrics(prometheus.NewRegistry()))
+	syncer, err := NewSyncer(st, map[string]registrar.Registrar{}, DefaultSyncConfig(), nil, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 
 	got, err := syncer.Sync(context.Background(), "dom_1", Run{})
@@ -407,7 +407,7 @@ func TestSyncWithoutAdapter(t *testing.T) {
 func TestSyncUnknownDomain(t *testing.T) {
 	t.Parallel()
 	st := &memoryStore{domain: store.Domain{ID: "dom_1"}}
-	syncer, err := NewSyncer(st, nil, DefaultSyncConfig(), NewMetrics(prometheus.NewRegistry()))
+	syncer, err := NewSyncer(st, nil, DefaultSyncConfig(), nil, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 
 	_, err = syncer.Sync(context.Background(), "dom_2", Run{})
@@ -422,7 +422,7 @@ func TestSyncInterruptedDuringDoubleSyncLeavesChangeToResume(t *testing.T) {
 	reg := &scriptedRegistrar{script: statusReads("expired")}
 	cfg := DefaultSyncConfig()
 	cfg.DoubleSyncDelay = time.Hour
-	syncer, err := NewSyncer(st, map[string]registrar.Registrar{"scripted": reg}, cfg, NewMetrics(prometheus.NewRegistry()))
+	syncer, err := NewSyncer(st, map[string]registrar.Registrar{"scripted": reg}, cfg, nil, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

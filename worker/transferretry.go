@@ -61,16 +61,18 @@ type Retrier struct {
 	registrars map[string]registrar.Registrar
 	keyring    *secret.Keyring
 	cfg        TransferConfig
+	limiter    *RateLimiter
 	metrics    *Metrics
 	now        func() time.Time
 }
 
-// NewRetrier returns a Retrier. keyring opens stored authInfo values.
-func NewRetrier(st transferStore, registrars map[string]registrar.Registrar, keyring *secret.Keyring, cfg TransferConfig, metrics *Metrics) (*Retrier, error) {
+// NewRetrier returns a Retrier. keyring opens stored authInfo values;
+// limiter (nil: unlimited) paces registrar requests.
+func NewRetrier(st transferStore, registrars map[string]registrar.Registrar, keyring *secret.Keyring, cfg TransferConfig, limiter *RateLimiter, metrics *Metrics) (*Retrier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Retrier{store: st, registrars: registrars, keyring: keyring, cfg: cfg, metrics: metrics, now: time.Now}, nil
+	return &Retrier{store: st, registrars: registrars, keyring: keyring, cfg: cfg, limiter: limiter, metrics: metrics, now: time.Now}, nil
 }
 
 // preflight is what to do with a transfer before any registrar call.
@@ -297,6 +299,9 @@ func (r *Retrier) conflictBackoff(conflicts int) time.Duration {
 }
 
 func (r *Retrier) readStatus(ctx context.Context, reader registrar.TransferStatusReader, order registrar.Transfer) (registrar.TransferStatus, error) {
+	if err := r.limiter.Wait(ctx, adapterName(reader)); err != nil {
+		return registrar.TransferStatus{}, err
+	}
 	start := time.Now()
 	status, err := reader.ReadTransferStatus(ctx, order)
 	r.metrics.registrarDuration.WithLabelValues(adapterName(reader), "read_transfer_status", answerCode(err)).Observe(time.Since(start).Seconds())
@@ -304,6 +309,9 @@ func (r *Retrier) readStatus(ctx context.Context, reader registrar.TransferStatu
 }
 
 func (r *Retrier) reset(ctx context.Context, resetter registrar.TransferResetter, order registrar.Transfer, authInfo string) (registrar.ResetResult, error) {
+	if err := r.limiter.Wait(ctx, adapterName(resetter)); err != nil {
+		return registrar.ResetResult{}, err
+	}
 	start := time.Now()
 	res, err := resetter.ResetTransfer(ctx, order, authInfo)
 	name := adapterName(resetter)

@@ -213,7 +213,7 @@ func TestRetry(t *testing.T) {
 				adapter = statusReadingRegistrar{base}
 			}
 			metrics := NewMetrics(prometheus.NewRegistry())
-			r, err := NewRetrier(st, map[string]registrar.Registrar{"scripted": adapter}, keyring, cfg, metrics)
+			r, err := NewRetrier(st, map[string]registrar.Registrar{"scripted": adapter}, keyring, cfg, nil, metrics)
 			require.NoError(t, err)
 			r.now = func() time.Time { return now }
 
@@ -269,7 +269,7 @@ func TestRetry(t *testing.T) {
 func TestRetryConflictBackoffGrows(t *testing.T) {
 	t.Parallel()
 	cfg := DefaultTransferConfig()
-	r, err := NewRetrier(&memoryTransfers{}, nil, nil, cfg, NewMetrics(prometheus.NewRegistry()))
+	r, err := NewRetrier(&memoryTransfers{}, nil, nil, cfg, nil, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	require.Equal(t, time.Hour, r.conflictBackoff(0))
 	require.Equal(t, 2*time.Hour, r.conflictBackoff(1))
@@ -281,7 +281,7 @@ func TestRetryConflictBackoffGrows(t *testing.T) {
 func TestRetryWithoutTransferCapability(t *testing.T) {
 	t.Parallel()
 	st := &memoryTransfers{transfer: store.Transfer{ID: "trf_1", Registrar: "statusonly", State: store.TransferBlocked, Deadline: time.Now().Add(time.Hour)}}
-	r, err := NewRetrier(st, map[string]registrar.Registrar{"statusonly": &scriptedRegistrar{}}, nil, DefaultTransferConfig(), NewMetrics(prometheus.NewRegistry()))
+	r, err := NewRetrier(st, map[string]registrar.Registrar{"statusonly": &scriptedRegistrar{}}, nil, DefaultTransferConfig(), nil, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	_, err = r.Retry(context.Background(), "trf_1", Run{}, false)
 	require.ErrorIs(t, err, ErrNoAdapter)
@@ -305,7 +305,7 @@ func TestRetryWithUndecryptableAuthInfo(t *testing.T) {
 		AuthInfo: &sealed, AuthInfoUnsent: true,
 	}}
 	base := &transferRegistrar{resets: []error{nil}}
-	r, err := NewRetrier(st, map[string]registrar.Registrar{"scripted": base}, newRing, DefaultTransferConfig(), NewMetrics(prometheus.NewRegistry()))
+	r, err := NewRetrier(st, map[string]registrar.Registrar{"scripted": base}, newRing, DefaultTransferConfig(), nil, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 
 	got, err := r.Retry(context.Background(), "trf_1", Run{}, false)

@@ -59,7 +59,7 @@ func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
 	cfg.DoubleSyncDelay = 0
 	st := store.New(pool)
 	registrars := map[string]registrar.Registrar{"sim": reg}
-	syncer, err := NewSyncer(st, registrars, cfg, metrics)
+	syncer, err := NewSyncer(st, registrars, cfg, nil, metrics)
 	require.NoError(t, err)
 	keySpec, err := secret.GenerateKey("k1")
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
 	require.NoError(t, err)
 	transferCfg := DefaultTransferConfig()
 	transferCfg.ConfirmDelay = 0
-	retrier, err := NewRetrier(st, registrars, keyring, transferCfg, metrics)
+	retrier, err := NewRetrier(st, registrars, keyring, transferCfg, nil, metrics)
 	require.NoError(t, err)
 	return &dbEnv{
 		pool: pool, store: st, sim: simulator, metrics: metrics, registry: registry, syncer: syncer, retrier: retrier, keyring: keyring,
@@ -429,7 +429,7 @@ func TestTwoClientsNeverSyncADomainConcurrently(t *testing.T) {
 	second := &dbEnv{pool: env.pool, store: env.store, retrier: env.retrier, metrics: NewMetrics(prometheus.NewRegistry()), logger: env.logger}
 	cfg := DefaultSyncConfig()
 	cfg.DoubleSyncDelay = 0
-	second.syncer, err = NewSyncer(env.store, map[string]registrar.Registrar{"sim": tracker}, cfg, second.metrics)
+	second.syncer, err = NewSyncer(env.store, map[string]registrar.Registrar{"sim": tracker}, cfg, nil, second.metrics)
 	require.NoError(t, err)
 	env.startClient(t, testConfig())
 	second.startClient(t, testConfig())
@@ -538,4 +538,51 @@ func TestMetricsLint(t *testing.T) {
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
 	require.Empty(t, problems)
+}
+
+func TestRateLimitIsSharedAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	// A burst of 3 and a slow refill: whichever process asks, only three
+	// requests go at once.
+	limits := []store.RateLimit{{Registrar: "sim", RequestsPerSecond: 0.01, Burst: 3}}
+	require.NoError(t, env.store.SetRateLimits(ctx, limits))
+	// Two pools on one database stand for two processes.
+	first := env.store
+	second := store.New(secondPool(t, env.pool))
+	var taken, refused int
+	for i, st := range []*store.Store{first, second, first, second, first} {
+		wait, limited, err := st.TakeRegistrarToken(ctx, "sim")
+		require.NoError(t, err)
+		require.True(t, limited)
+		if wait == 0 {
+			taken++
+		} else {
+			refused++
+			require.Greater(t, wait, 90*time.Second, "call %d: the next token is about 100 s away", i)
+		}
+	}
+	require.Equal(t, 3, taken)
+	require.Equal(t, 2, refused)
+
+	_, limited, err := first.TakeRegistrarToken(ctx, "hostup")
+	require.NoError(t, err)
+	require.False(t, limited, "a registrar without a limit is not limited")
+
+	// The limiter waits for a token and gives up when its context ends.
+	limiter := NewRateLimiter(env.store, limits, env.metrics)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, limiter.Wait(short, "sim"), context.DeadlineExceeded)
+	require.NoError(t, limiter.Wait(ctx, "hostup"), "unlimited registrars do not touch the database")
+}
+
+// secondPool opens another pool on pool's database.
+func secondPool(t *testing.T, pool *pgxpool.Pool) *pgxpool.Pool {
+	t.Helper()
+	other, err := pgxpool.NewWithConfig(context.Background(), pool.Config().Copy())
+	require.NoError(t, err)
+	t.Cleanup(other.Close)
+	return other
 }

@@ -186,7 +186,7 @@ func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options) (t
 		return 0, err
 	}
 	syncCfg := worker.DefaultSyncConfig()
-	syncer, err := worker.NewSyncer(st, map[string]registrar.Registrar{"sim": simulator}, syncCfg, worker.NewMetrics(prometheus.NewRegistry()))
+	syncer, err := worker.NewSyncer(st, map[string]registrar.Registrar{"sim": simulator}, syncCfg, nil, worker.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		return 0, err
 	}
@@ -200,7 +200,7 @@ func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options) (t
 		return 0, err
 	}
 	metrics := worker.NewMetrics(prometheus.NewRegistry())
-	retrier, err := worker.NewRetrier(st, nil, nil, cfg.Transfer, metrics)
+	retrier, err := worker.NewRetrier(st, nil, nil, cfg.Transfer, nil, metrics)
 	if err != nil {
 		return 0, err
 	}

@@ -123,7 +123,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stderr, "demo: seeded %d domains and %d blocked transfers on the simulated registrar\n", *domains, len(demoTransfers))
 
 	reg := newRegistry()
-	svc, err := newService(pool, map[string]registrar.Registrar{"sim": simulator}, keyring, cfg, reg, logger)
+	svc, err := newService(pool, map[string]registrar.Registrar{"sim": simulator}, keyring, nil, cfg, reg, logger)
 	if err != nil {
 		return err
 	}

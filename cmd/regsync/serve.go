@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,6 +34,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	c.workerFlags(fs, &cfg)
 	httpAddr := fs.String("http-addr", envOr(c.getenv, "REGSYNC_HTTP_ADDR", "127.0.0.1:9464"), "address of the metrics and health endpoints (env REGSYNC_HTTP_ADDR)")
 	names := fs.String("registrars", envOr(c.getenv, "REGSYNC_REGISTRARS", "hostup"), "comma-separated registrar adapters to load: "+strings.Join(factory.Names(), ", ")+" (env REGSYNC_REGISTRARS)")
+	limits := c.rateLimitsFlag(fs)
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -56,7 +59,10 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		logger.Warn("no secret key configured (REGSYNC_SECRET_KEY): transfer retries cannot send a new authInfo")
 	}
 	reg := newRegistry()
-	svc, err := newService(pool, adapters, keyring, cfg, reg, logger)
+	if err := store.New(pool).SetRateLimits(ctx, *limits); err != nil {
+		return err
+	}
+	svc, err := newService(pool, adapters, keyring, *limits, cfg, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -86,15 +92,16 @@ func newRegistry() *prometheus.Registry {
 // newService wires the store, syncer, retrier, metrics and River client.
 // keyring may be nil: retries that need to send a stored authInfo then
 // fail with a clear error.
-func newService(pool *pgxpool.Pool, adapters map[string]registrar.Registrar, keyring *secret.Keyring, cfg worker.Config, reg *prometheus.Registry, logger *zap.Logger) (*service, error) {
+func newService(pool *pgxpool.Pool, adapters map[string]registrar.Registrar, keyring *secret.Keyring, limits []store.RateLimit, cfg worker.Config, reg *prometheus.Registry, logger *zap.Logger) (*service, error) {
 	metrics := worker.NewMetrics(reg)
 	st := store.New(pool)
+	limiter := worker.NewRateLimiter(st, limits, metrics)
 	reg.MustRegister(worker.NewDatabaseCollector(st, 5*time.Second))
-	syncer, err := worker.NewSyncer(st, adapters, cfg.Sync, metrics)
+	syncer, err := worker.NewSyncer(st, adapters, cfg.Sync, limiter, metrics)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	retrier, err := worker.NewRetrier(st, adapters, keyring, cfg.Transfer, metrics)
+	retrier, err := worker.NewRetrier(st, adapters, keyring, cfg.Transfer, limiter, metrics)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -166,6 +173,50 @@ func (s *service) serve(ctx context.Context, listener net.Listener, logger *zap.
 		err = errors.Join(err, shutdownErr)
 	}
 	return err
+}
+
+// rateLimitsFlag binds --rate-limits, env REGSYNC_RATE_LIMITS: comma-
+// separated NAME=RATE[:BURST] entries, RATE requests per second shared by
+// every process, BURST defaulting to RATE (at least 1).
+func (c *cli) rateLimitsFlag(fs *flag.FlagSet) *[]store.RateLimit {
+	limits := &rateLimits{}
+	if v := c.getenv("REGSYNC_RATE_LIMITS"); v != "" {
+		c.envErr("REGSYNC_RATE_LIMITS", limits.Set(v))
+	}
+	fs.Var(limits, "rate-limits", "per-registrar request limits shared by all processes, NAME=RATE[:BURST],... in requests per second (env REGSYNC_RATE_LIMITS)")
+	return (*[]store.RateLimit)(limits)
+}
+
+// rateLimits is the value of --rate-limits.
+type rateLimits []store.RateLimit
+
+func (l *rateLimits) String() string {
+	parts := make([]string, len(*l))
+	for i, r := range *l {
+		parts[i] = fmt.Sprintf("%s=%g:%g", r.Registrar, r.RequestsPerSecond, r.Burst)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *rateLimits) Set(v string) error {
+	var limits rateLimits
+	for entry := range strings.SplitSeq(v, ",") {
+		name, spec, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		rate, burst, hasBurst := strings.Cut(spec, ":")
+		r, err := strconv.ParseFloat(rate, 64)
+		if !ok || name == "" || err != nil || r <= 0 {
+			return fmt.Errorf("rate limit %q: want NAME=RATE[:BURST] with a positive RATE", entry)
+		}
+		b := max(1, r)
+		if hasBurst {
+			if b, err = strconv.ParseFloat(burst, 64); err != nil || b < 1 {
+				return fmt.Errorf("rate limit %q: BURST must be a number of at least 1", entry)
+			}
+		}
+		limits = append(limits, store.RateLimit{Registrar: name, RequestsPerSecond: r, Burst: b})
+	}
+	*l = limits
+	return nil
 }
 
 // keyring reads the secret keys from REGSYNC_SECRET_KEY or

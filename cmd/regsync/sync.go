@@ -33,7 +33,7 @@ func runSync(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	syncer, err := worker.NewSyncer(store.New(pool), adapters, cfg.Sync, worker.NewMetrics(newRegistry()))
+	syncer, err := worker.NewSyncer(store.New(pool), adapters, cfg.Sync, nil, worker.NewMetrics(newRegistry()))
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
