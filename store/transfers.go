@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/registrar"
 )
 
 // Errors of the transfer store.
@@ -202,7 +203,7 @@ func AuthInfoContext(transferID string) string {
 // invalid one stores nothing. Neither the value nor any part of it appears
 // in an error.
 func (s *Store) SetAuthInfo(ctx context.Context, keyring *secret.Keyring, transferID, authInfo string) error {
-	if err := secret.ValidateAuthInfo(authInfo); err != nil {
+	if err := registrar.ValidateAuthInfo(authInfo); err != nil {
 		return err
 	}
 	sealed := keyring.Seal([]byte(authInfo), AuthInfoContext(transferID))

@@ -1,12 +1,13 @@
-package secret_test
+package registrar_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/registrar"
 )
 
 // authInfoErrorForms are the messages of ValidateAuthInfo's errors, with
@@ -50,7 +51,7 @@ func TestValidateAuthInfo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := secret.ValidateAuthInfo(tt.authInfo)
+			err := registrar.ValidateAuthInfo(tt.authInfo)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return
@@ -66,7 +67,7 @@ func FuzzValidateAuthInfo(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		err := secret.ValidateAuthInfo(s)
+		err := registrar.ValidateAuthInfo(s)
 		if valid := len(s) >= 6 && len(s) <= 16 && !strings.ContainsFunc(s, func(r rune) bool { return r < '!' || r > '~' }); valid {
 			require.NoError(t, err)
 			return
@@ -74,4 +75,20 @@ func FuzzValidateAuthInfo(f *testing.F) {
 		require.Error(t, err)
 		requireSafeError(t, err.Error(), authInfoErrorForms, s)
 	})
+}
+
+// digits matches the numbers filled into an error form.
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// requireSafeError checks that msg is one of forms with numbers filled in,
+// and holds none of parts unless a part is itself text of the forms.
+func requireSafeError(t *testing.T, msg string, forms []string, parts ...string) {
+	t.Helper()
+	require.Contains(t, forms, digits.ReplaceAllString(msg, "N"))
+	allForms := strings.Join(forms, "\n")
+	for _, part := range parts {
+		if !strings.Contains(allForms, digits.ReplaceAllString(part, "N")) {
+			require.NotContains(t, msg, part)
+		}
+	}
 }
