@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -234,28 +233,17 @@ func TestAuthInfoNeverStoredOrLoggedInPlaintext(t *testing.T) {
 }
 
 // requireNowhereInDatabase fails when value appears in any column of any
-// row of any table in the database, read as text.
+// row of any table in the database, River's job rows included.
 func requireNowhereInDatabase(t *testing.T, env *dbEnv, value string) {
 	t.Helper()
-	ctx := context.Background()
-	rows, err := env.pool.Query(ctx, `
-		SELECT table_schema, table_name FROM information_schema.tables
-		WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')`)
-	require.NoError(t, err)
-	tables, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pgx.Identifier, error) {
-		var schema, name string
-		err := row.Scan(&schema, &name)
-		return pgx.Identifier{schema, name}, err
-	})
-	require.NoError(t, err)
-	require.Greater(t, len(tables), 5)
-	for _, table := range tables {
-		var found int
-		require.NoError(t, env.pool.QueryRow(ctx,
-			`SELECT count(*) FROM `+table.Sanitize()+` AS r WHERE strpos(r::text, $1) > 0`, value).Scan(&found))
-		require.Zero(t, found, "%s holds the plaintext", table.Sanitize())
-	}
 	var jobs int
-	require.NoError(t, env.pool.QueryRow(ctx, `SELECT count(*) FROM regsync.river_job WHERE kind = 'transfer_retry'`).Scan(&jobs))
-	require.Positive(t, jobs, "River's job rows were among those scanned")
+	require.NoError(t, env.pool.QueryRow(context.Background(), `SELECT count(*) FROM regsync.river_job WHERE kind = 'transfer_retry'`).Scan(&jobs))
+	require.Positive(t, jobs, "River's job rows are among those searched")
+	found, err := env.store.TablesContaining(context.Background(), value)
+	require.NoError(t, err)
+	require.Empty(t, found, "tables holding the plaintext")
+	// The search itself works: the domain name is stored in plaintext.
+	found, err = env.store.TablesContaining(context.Background(), "secret.example")
+	require.NoError(t, err)
+	require.Contains(t, found, `"regsync"."transfers"`)
 }
