@@ -38,10 +38,13 @@ type Outcome struct {
 	RegistrarRequestID *string `json:"-"`
 	// JobID is the River job that ran the sync; zero for a sync run from
 	// the command line.
-	JobID      int64     `json:"-"`
-	Attempt    int       `json:"-"`
-	StartedAt  time.Time `json:"-"`
-	FinishedAt time.Time `json:"-"`
+	JobID   int64 `json:"-"`
+	Attempt int   `json:"-"`
+	// JobAttemptedAt is when River started the job run; with JobID it
+	// names the run.
+	JobAttemptedAt time.Time `json:"-"`
+	StartedAt      time.Time `json:"-"`
+	FinishedAt     time.Time `json:"-"`
 }
 
 // outcomeColumns are the columns of regsync.status_sync_outcomes written
@@ -51,7 +54,7 @@ const outcomeColumns = `domain_id, domain_name, registrar, previous_status, new_
 	revert_attempted, revert_succeeded, revert_error,
 	double_sync_attempted, double_sync_succeeded, double_sync_error,
 	raw_status_first, raw_status_second, registrar_request_id,
-	job_id, attempt, started_at, finished_at`
+	job_id, attempt, job_attempted_at, started_at, finished_at`
 
 func outcomeArgs(o Outcome) []any {
 	var jobID *int64
@@ -64,6 +67,6 @@ func outcomeArgs(o Outcome) []any {
 		o.RevertAttempted, o.RevertSucceeded, o.RevertError,
 		o.DoubleSyncAttempted, o.DoubleSyncSucceeded, o.DoubleSyncError,
 		o.RawStatusFirst, o.RawStatusSecond, o.RegistrarRequestID,
-		jobID, o.Attempt, o.StartedAt, o.FinishedAt,
+		jobID, o.Attempt, zeroNil(o.JobAttemptedAt), o.StartedAt, o.FinishedAt,
 	}
 }

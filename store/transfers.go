@@ -244,7 +244,8 @@ func (s *Store) TransferAttempts(ctx context.Context, transferID string) ([]Tran
 		SELECT transfer_id, registrar, result, coalesce(http_status, 0), sent_new_auth_info,
 			transfer_status_code, coalesce(transfer_status, ''), coalesce(registrar_request_id, ''),
 			state_before, state_after, error, double_sync_attempted, double_sync_succeeded, double_sync_error,
-			revert_attempted, revert_succeeded, revert_error, coalesce(job_id, 0), attempt, started_at, finished_at
+			revert_attempted, revert_succeeded, revert_error, coalesce(job_id, 0), attempt,
+			coalesce(job_attempted_at, 'epoch'), started_at, finished_at
 		FROM regsync.transfer_attempts WHERE transfer_id = $1 ORDER BY id`, transferID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts of transfer %s: %w", transferID, err)
@@ -286,8 +287,11 @@ type TransferAttempt struct {
 	RevertError         *string       `json:"revertError"`
 	JobID               int64         `json:"-"`
 	Attempt             int           `json:"-"`
-	StartedAt           time.Time     `json:"startedAt"`
-	FinishedAt          time.Time     `json:"finishedAt"`
+	// JobAttemptedAt is when River started the job run; with JobID it
+	// names the run.
+	JobAttemptedAt time.Time `json:"-"`
+	StartedAt      time.Time `json:"startedAt"`
+	FinishedAt     time.Time `json:"finishedAt"`
 }
 
 // TransferUpdate is what the end of a retry attempt does to the transfer.
@@ -365,12 +369,12 @@ func (s *Store) FinishTransferAttempt(ctx context.Context, u TransferUpdate, a T
 			INSERT INTO regsync.transfer_attempts (transfer_id, registrar, result, http_status, sent_new_auth_info,
 				transfer_status_code, transfer_status, registrar_request_id, state_before, state_after, error,
 				double_sync_attempted, double_sync_succeeded, double_sync_error,
-				revert_attempted, revert_succeeded, revert_error, job_id, attempt, started_at, finished_at)
-			VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+				revert_attempted, revert_succeeded, revert_error, job_id, attempt, job_attempted_at, started_at, finished_at)
+			VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 			a.TransferID, a.Registrar, a.Result, httpStatus, a.SentNewAuthInfo,
 			a.TransferStatusCode, a.TransferStatus, a.RegistrarRequestID, string(a.StateBefore), string(a.StateAfter), a.Error,
 			a.DoubleSyncAttempted, a.DoubleSyncSucceeded, a.DoubleSyncError,
-			a.RevertAttempted, a.RevertSucceeded, a.RevertError, jobID, a.Attempt, a.StartedAt, a.FinishedAt)
+			a.RevertAttempted, a.RevertSucceeded, a.RevertError, jobID, a.Attempt, zeroNil(a.JobAttemptedAt), a.StartedAt, a.FinishedAt)
 		if err != nil {
 			return fmt.Errorf("record attempt of transfer %s: %w", a.TransferID, err)
 		}

@@ -156,7 +156,7 @@ func NewTransferRetryWorker(retrier *Retrier, metrics *Metrics) *TransferRetryWo
 // Work retries the job's transfer and records the attempt as the job's
 // output.
 func (w *TransferRetryWorker) Work(ctx context.Context, job *river.Job[TransferRetryArgs]) error {
-	attempt, err := w.retrier.Retry(ctx, job.Args.TransferID, Run{JobID: job.ID, Attempt: job.Attempt}, job.Attempt >= job.MaxAttempts)
+	attempt, err := w.retrier.Retry(ctx, job.Args.TransferID, jobRun(job.JobRow), job.Attempt >= job.MaxAttempts)
 	if attempt.TransferID != "" {
 		if recErr := river.RecordOutput(ctx, attempt); recErr != nil {
 			return errors.Join(err, fmt.Errorf("record job output: %w", recErr))
@@ -183,7 +183,7 @@ func NewStatusSyncWorker(syncer *Syncer, metrics *Metrics) *StatusSyncWorker {
 // Work syncs the job's domain, records the outcome as the job's output,
 // and maps failures to River's retry, snooze and cancel.
 func (w *StatusSyncWorker) Work(ctx context.Context, job *river.Job[StatusSyncArgs]) error {
-	outcome, err := w.syncer.Sync(ctx, job.Args.DomainID, Run{JobID: job.ID, Attempt: job.Attempt})
+	outcome, err := w.syncer.Sync(ctx, job.Args.DomainID, jobRun(job.JobRow))
 	if outcome.ID != "" {
 		if recErr := river.RecordOutput(ctx, outcome); recErr != nil {
 			return errors.Join(err, fmt.Errorf("record job output: %w", recErr))
@@ -193,6 +193,15 @@ func (w *StatusSyncWorker) Work(ctx context.Context, job *river.Job[StatusSyncAr
 		w.metrics.jobsRejected.WithLabelValues(job.Kind, "unknown_domain").Inc()
 	}
 	return jobError(err)
+}
+
+// jobRun identifies the River job run.
+func jobRun(job *rivertype.JobRow) Run {
+	run := Run{JobID: job.ID, Attempt: job.Attempt}
+	if job.AttemptedAt != nil {
+		run.AttemptedAt = *job.AttemptedAt
+	}
+	return run
 }
 
 // defaultSnooze is how long a rate-limited job waits when the registrar

@@ -115,6 +115,9 @@ func NewSyncer(st domainStore, registrars map[string]registrar.Registrar, cfg Sy
 type Run struct {
 	JobID   int64
 	Attempt int
+	// AttemptedAt is when River started the run; with JobID it names the
+	// run, since a snoozed run gives its attempt number back.
+	AttemptedAt time.Time
 }
 
 // Sync brings one domain's status in line with its registrar and records
@@ -133,7 +136,7 @@ func (s *Syncer) Sync(ctx context.Context, domainID string, run Run) (store.Outc
 		o := store.Outcome{
 			ID: d.ID, Name: d.Name, Registrar: d.Registrar,
 			PreviousStatus: d.Status, NewStatus: d.Status,
-			JobID: run.JobID, Attempt: run.Attempt, StartedAt: started,
+			JobID: run.JobID, Attempt: run.Attempt, JobAttemptedAt: run.AttemptedAt, StartedAt: started,
 		}
 		if restarts > s.cfg.MaxRestarts {
 			return s.finishWithError(ctx, o, fmt.Errorf("%w: gave up after %d restarts", errTooManyRestarts, s.cfg.MaxRestarts))

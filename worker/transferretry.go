@@ -130,8 +130,8 @@ func resetResult(err error) string {
 // errTransferTransient marks an attempt the job queue should retry.
 var errTransferTransient = errors.New("transfer retry failed; will retry")
 
-// Retry runs one retry of the transfer and records it. It returns the
-// recorded attempt (zero when there was nothing to do) and an error when
+// Retry runs one retry of the transfer and records it, also when there
+// was nothing to do. It returns the recorded attempt and an error when
 // the job should be retried, snoozed or cancelled, as [jobError] maps it.
 // lastAttempt says whether the job queue will not run it again.
 func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAttempt bool) (store.TransferAttempt, error) {
@@ -142,14 +142,16 @@ func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAtt
 	now := r.now()
 	a := store.TransferAttempt{
 		TransferID: t.ID, Registrar: t.Registrar, StateBefore: t.State,
-		JobID: run.JobID, Attempt: run.Attempt, StartedAt: now,
+		JobID: run.JobID, Attempt: run.Attempt, JobAttemptedAt: run.AttemptedAt, StartedAt: now,
 	}
 	u := store.TransferUpdate{State: t.State, AuthInfoVersion: t.AuthInfoVersion, NextRetryAt: now.Add(r.cfg.RetryInterval)}
 
 	decision, until := decidePreflight(r.cfg, now, t)
 	switch decision {
 	case preflightSkip:
-		return store.TransferAttempt{}, nil
+		// Recorded all the same, so that every job run leaves its row.
+		a.Result = "skipped"
+		return r.finish(ctx, u, a, nil)
 	case preflightExpire:
 		a.Result, u.State = "expired", store.TransferExpired
 		return r.finish(ctx, u, a, nil)

@@ -112,7 +112,7 @@ func (c *Cluster) Stop() error {
 // Restart stops the server (immediately, like a crash) and starts it again
 // on the same data directory and socket.
 func (c *Cluster) Restart(ctx context.Context) error {
-	return c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "immediate", "-w", "restart")
+	return c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-l", filepath.Join(c.dir, "postgres.log"), "-m", "immediate", "-w", "-t", "60", "restart")
 }
 
 func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }

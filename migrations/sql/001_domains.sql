@@ -83,6 +83,9 @@ CREATE TABLE regsync.status_sync_outcomes (
     -- The River job that ran the sync; NULL for a sync run from the CLI.
     job_id bigint,
     attempt integer NOT NULL,
+    -- When River started the job run: with job_id it names the run, since
+    -- a snoozed run gives its attempt number back.
+    job_attempted_at timestamptz,
     started_at timestamptz NOT NULL,
     finished_at timestamptz NOT NULL,
     duration interval GENERATED ALWAYS AS (finished_at - started_at) STORED

@@ -85,7 +85,7 @@ CREATE TABLE regsync.transfer_attempts (
     registrar text NOT NULL,
     -- What the attempt found and did: accepted, invalid, forbidden, closed,
     -- conflict, rate_limited, unavailable, unexpected, completed, cancelled,
-    -- not_resettable, waiting, expired, failed.
+    -- not_resettable, waiting, expired, failed, skipped (nothing to do).
     result text NOT NULL,
     -- The HTTP status of the reset call, NULL when none was made.
     http_status integer,
@@ -106,6 +106,9 @@ CREATE TABLE regsync.transfer_attempts (
     revert_error text,
     job_id bigint,
     attempt integer NOT NULL,
+    -- When River started the job run: with job_id it names the run, since
+    -- a snoozed run gives its attempt number back.
+    job_attempted_at timestamptz,
     started_at timestamptz NOT NULL,
     finished_at timestamptz NOT NULL,
     duration interval GENERATED ALWAYS AS (finished_at - started_at) STORED
