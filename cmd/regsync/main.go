@@ -156,7 +156,7 @@ func (c *cli) logger(f *commonFlags) *zap.Logger {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey = "time"
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(c.stderr), f.logLevel)).Named("regsync")
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(zapcore.AddSync(c.stderr)), f.logLevel)).Named("regsync")
 }
 
 // connect opens a pool on the flags' database and checks it answers.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,10 +36,29 @@ func regsync(ctx context.Context, env map[string]string, args ...string) result 
 }
 
 func regsyncWithInput(ctx context.Context, stdin string, env map[string]string, args ...string) result {
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr lockedBuffer
 	c := &cli{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return env[k] }}
 	code := run(ctx, c, args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// lockedBuffer is a buffer safe for the concurrent writes of a running
+// command, as os.Stderr is.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestUsage(t *testing.T) {
@@ -183,9 +203,10 @@ func TestServe(t *testing.T) {
 	require.NoError(t, s.Script("dom_served", "served.example.com", []string{"active"}, false))
 	addr := freeAddr(t)
 
+	env["REGSYNC_JOB_UI_PASSWORD"] = "ui-pass-42"
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
-	go func() { done <- regsync(ctx, env, "serve", "--http-addr", addr) }()
+	go func() { done <- regsync(ctx, env, "serve", "--http-addr", addr, "--job-ui-prefix", "/riverui") }()
 
 	base := "http://" + addr
 	require.Eventually(t, func() bool {
@@ -211,6 +232,27 @@ func TestServe(t *testing.T) {
 	} {
 		require.Contains(t, metrics, want)
 	}
+
+	// The job UI is there, behind its basic auth.
+	code, _ = get(t, base+"/riverui/")
+	require.Equal(t, http.StatusUnauthorized, code)
+	jobsPage := func(user, password string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, base+"/riverui/api/jobs?state=completed", nil)
+		require.NoError(t, err)
+		req.SetBasicAuth(user, password)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	code, _ = jobsPage("regsync", "wrong")
+	require.Equal(t, http.StatusUnauthorized, code)
+	require.Eventually(t, func() bool {
+		code, jobs := jobsPage("regsync", "ui-pass-42")
+		return code == http.StatusOK && strings.Contains(jobs, "status_sync")
+	}, 30*time.Second, 50*time.Millisecond, "the completed sync is listed")
 
 	cancel()
 	select {

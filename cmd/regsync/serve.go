@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -19,6 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+	"riverqueue.com/riverui"
 
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registrar"
@@ -35,6 +40,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	httpAddr := fs.String("http-addr", envOr(c.getenv, "REGSYNC_HTTP_ADDR", "127.0.0.1:9464"), "address of the metrics and health endpoints (env REGSYNC_HTTP_ADDR)")
 	names := fs.String("registrars", envOr(c.getenv, "REGSYNC_REGISTRARS", "hostup"), "comma-separated registrar adapters to load: "+strings.Join(factory.Names(), ", ")+" (env REGSYNC_REGISTRARS)")
 	limits := c.rateLimitsFlag(fs)
+	jobUIPrefix := fs.String("job-ui-prefix", c.getenv("REGSYNC_JOB_UI_PREFIX"), "serve River's job UI under this path on --http-addr, e.g. /riverui, behind basic auth with REGSYNC_JOB_UI_USER (default regsync) and REGSYNC_JOB_UI_PASSWORD or REGSYNC_JOB_UI_PASSWORD_FILE; off when empty (env REGSYNC_JOB_UI_PREFIX)")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -66,6 +72,11 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *jobUIPrefix != "" {
+		if err := svc.mountJobUI(ctx, c, *jobUIPrefix, logger); err != nil {
+			return err
+		}
+	}
 	listener, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *httpAddr, err)
@@ -80,6 +91,9 @@ type service struct {
 	client *river.Client[pgx.Tx]
 	reg    *prometheus.Registry
 	ready  atomic.Bool
+	// jobUI is River's job UI with its path prefix, when mounted.
+	jobUI       http.Handler
+	jobUIPrefix string
 }
 
 // newRegistry returns a registry with the Go and process collectors.
@@ -117,6 +131,9 @@ func newService(pool *pgxpool.Pool, adapters map[string]registrar.Registrar, key
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	if s.jobUI != nil {
+		mux.Handle(s.jobUIPrefix+"/", s.jobUI)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -134,6 +151,45 @@ func (s *service) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
+}
+
+// mountJobUI serves River's job UI under prefix, behind basic auth.
+func (s *service) mountJobUI(ctx context.Context, c *cli, prefix string, logger *zap.Logger) error {
+	password, err := factory.Secret(c.getenv, "REGSYNC_JOB_UI_PASSWORD")
+	if err != nil {
+		return fmt.Errorf("%w: the job UI needs a password: %v", errUsage, err)
+	}
+	user := envOr(c.getenv, "REGSYNC_JOB_UI_USER", "regsync")
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(s.client, nil),
+		Logger:    slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithName("riverui"))),
+		Prefix:    prefix,
+	})
+	if err != nil {
+		return fmt.Errorf("job UI: %w", err)
+	}
+	if err := ui.Start(ctx); err != nil {
+		return fmt.Errorf("job UI: %w", err)
+	}
+	s.jobUI = basicAuth(ui, user, password)
+	s.jobUIPrefix = riverui.NormalizePathPrefix(prefix)
+	return nil
+}
+
+// basicAuth lets through requests with the user and password, compared in
+// constant time, and asks for them otherwise.
+func basicAuth(next http.Handler, user, password string) http.Handler {
+	wantUser, wantPassword := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		gotUser, gotPassword := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
+		if !ok || subtle.ConstantTimeCompare(gotUser[:], wantUser[:])&subtle.ConstantTimeCompare(gotPassword[:], wantPassword[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="regsync jobs", charset="UTF-8"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // serve runs the workers, and the HTTP endpoints on listener unless it is
