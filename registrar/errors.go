@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -110,4 +111,20 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return apiErr.RetryAfter, true
 	}
 	return 0, false
+}
+
+// ParseRetryAfter returns the wait a Retry-After header value asks for, in
+// delay-seconds or as an HTTP-date relative to now; zero when the value is
+// absent, invalid or in the past.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 32); err == nil {
+		return max(time.Duration(secs)*time.Second, 0)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
 }

@@ -114,7 +114,10 @@ func run(opts options) (*report, error) {
 			return nil, fmt.Errorf("build regsync: %w", err)
 		}
 	}
-	cluster, err := localpg.Start(ctx, localpg.Options{})
+	// Durable: the run crashes the server, and without fsync and
+	// synchronous commit a crash loses transactions already reported
+	// committed, which no application can survive.
+	cluster, err := localpg.Start(ctx, localpg.Options{Durable: true})
 	if err != nil {
 		return nil, err
 	}

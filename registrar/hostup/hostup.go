@@ -151,7 +151,7 @@ func (c *Client) ReadStatus(ctx context.Context, domain registrar.Domain) (regis
 			Registrar:  name,
 			Status:     resp.StatusCode,
 			RequestID:  requestID,
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			RetryAfter: registrar.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		}
 		var p problem
 		if !tooLarge && json.Unmarshal(body, &p) == nil {
@@ -188,20 +188,4 @@ func (c *Client) ReadStatus(ctx context.Context, domain registrar.Domain) (regis
 		return registrar.StatusReading{}, fmt.Errorf("hostup: read status of %s: answer has no newStatus: %w", domain.ID, registrar.ErrBadResponse)
 	}
 	return registrar.StatusReading{Raw: *sr.NewStatus, Status: registrar.MapHostup(*sr.NewStatus), RequestID: requestID}, nil
-}
-
-// parseRetryAfter returns the wait a Retry-After header value asks for, in
-// delay-seconds or as an HTTP-date relative to now; zero when the value is
-// absent, invalid or in the past.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 32); err == nil {
-		return max(time.Duration(secs)*time.Second, 0)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return 0
 }

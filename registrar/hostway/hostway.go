@@ -317,7 +317,7 @@ func (c *Client) answerError(a answer, op, authInfo string) error {
 		apiErr.Code = "conflict"
 	case status == http.StatusTooManyRequests:
 		apiErr.Code = "rate_limited"
-		apiErr.RetryAfter = parseRetryAfter(a.resp.Header.Get("Retry-After"), time.Now())
+		apiErr.RetryAfter = registrar.ParseRetryAfter(a.resp.Header.Get("Retry-After"), time.Now())
 	case status >= 500 && status <= 599:
 		apiErr.Code = "server_error"
 	default:
@@ -350,20 +350,4 @@ func (c *Client) redact(s, authInfo string) string {
 		s = strings.ReplaceAll(s, authInfo, "[redacted]")
 	}
 	return strings.ReplaceAll(s, c.cfg.Token, "[redacted]")
-}
-
-// parseRetryAfter returns the wait a Retry-After header value asks for, in
-// delay-seconds or as an HTTP-date relative to now; zero when the value is
-// absent, invalid or in the past.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 32); err == nil {
-		return max(time.Duration(secs)*time.Second, 0)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return 0
 }
