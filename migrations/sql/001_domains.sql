@@ -105,6 +105,47 @@ CREATE TRIGGER status_sync_outcomes_append_only
     BEFORE UPDATE OR DELETE ON regsync.status_sync_outcomes
     FOR EACH ROW EXECUTE FUNCTION regsync.reject_change();
 
+-- insert_unique_job inserts a job exactly as regsync's Go client does for
+-- args {"<id_key>": "<id>"} with UniqueOpts{ByArgs: true} and the pending
+-- unique states, in the queue named like the kind, and wakes the workers
+-- when the calling transaction commits. It returns the new job's id, or
+-- NULL when an equivalent job is already available, scheduled, running or
+-- waiting to retry. Callers validate id against a safe character set
+-- first: it is spliced into the unique key's JSON unescaped.
+CREATE FUNCTION regsync.insert_unique_job(kind text, id_key text, id text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    new_job_id bigint;
+BEGIN
+    INSERT INTO regsync.river_job (args, kind, max_attempts, priority, queue, state, unique_key, unique_states)
+    VALUES (
+        jsonb_build_object(id_key, id),
+        kind,
+        10,
+        1,
+        kind,
+        'available',
+        -- River's key for UniqueOpts{ByArgs: true}: sha256 of
+        -- "&kind=<kind>&args=<compact args JSON, keys sorted>".
+        sha256(convert_to('&kind=' || kind || '&args={"' || id_key || '":"' || id || '"}', 'UTF8')),
+        -- available, pending, retryable, running, scheduled (not completed,
+        -- so a finished job does not block the next one).
+        B'11110001'
+    )
+    ON CONFLICT (unique_key)
+        WHERE unique_key IS NOT NULL
+          AND unique_states IS NOT NULL
+          AND regsync.river_job_state_in_bitmask(unique_states, state)
+        DO NOTHING
+    RETURNING river_job.id INTO new_job_id;
+
+    IF new_job_id IS NOT NULL THEN
+        PERFORM pg_notify('regsync.river_insert', json_build_object('queue', kind)::text);
+    END IF;
+    RETURN new_job_id;
+END
+$$;
+
 -- enqueue_status_sync inserts a status_sync job for the domain exactly as
 -- regsync's Go client does (same kind, queue, args, unique key and unique
 -- states), so the two deduplicate against each other, and wakes the workers
@@ -113,8 +154,6 @@ CREATE TRIGGER status_sync_outcomes_append_only
 -- or waiting to retry. An unknown or malformed id is an error.
 CREATE FUNCTION regsync.enqueue_status_sync(domain_id text) RETURNS bigint
 LANGUAGE plpgsql AS $$
-DECLARE
-    new_job_id bigint;
 BEGIN
     IF domain_id IS NULL OR domain_id !~ '^dom_[0-9a-z]{1,60}$' THEN
         RAISE EXCEPTION 'regsync: invalid domain id %', coalesce(quote_literal(domain_id), 'NULL')
@@ -124,32 +163,6 @@ BEGIN
         RAISE EXCEPTION 'regsync: unknown domain id %', quote_literal(domain_id)
             USING ERRCODE = 'no_data_found';
     END IF;
-
-    INSERT INTO regsync.river_job (args, kind, max_attempts, priority, queue, state, unique_key, unique_states)
-    VALUES (
-        jsonb_build_object('domain_id', domain_id),
-        'status_sync',
-        10,
-        1,
-        'status_sync',
-        'available',
-        -- River's key for UniqueOpts{ByArgs: true}: sha256 of
-        -- "&kind=<kind>&args=<compact args JSON, keys sorted>".
-        sha256(convert_to('&kind=status_sync&args={"domain_id":"' || domain_id || '"}', 'UTF8')),
-        -- available, pending, retryable, running, scheduled (not completed,
-        -- so a finished sync does not block the next one).
-        B'11110001'
-    )
-    ON CONFLICT (unique_key)
-        WHERE unique_key IS NOT NULL
-          AND unique_states IS NOT NULL
-          AND regsync.river_job_state_in_bitmask(unique_states, state)
-        DO NOTHING
-    RETURNING id INTO new_job_id;
-
-    IF new_job_id IS NOT NULL THEN
-        PERFORM pg_notify('regsync.river_insert', '{"queue": "status_sync"}');
-    END IF;
-    RETURN new_job_id;
+    RETURN regsync.insert_unique_job('status_sync', 'domain_id', domain_id);
 END
 $$;

@@ -128,8 +128,6 @@ CREATE TRIGGER transfer_attempts_append_only
 -- here: it is stored encrypted first (regsync transfer set-auth-info).
 CREATE FUNCTION regsync.enqueue_transfer_retry(transfer_id text) RETURNS bigint
 LANGUAGE plpgsql AS $$
-DECLARE
-    new_job_id bigint;
 BEGIN
     IF transfer_id IS NULL OR transfer_id !~ '^trf_[0-9a-z]{1,60}$' THEN
         RAISE EXCEPTION 'regsync: invalid transfer id %', coalesce(quote_literal(transfer_id), 'NULL')
@@ -139,29 +137,6 @@ BEGIN
         RAISE EXCEPTION 'regsync: unknown transfer id %', quote_literal(transfer_id)
             USING ERRCODE = 'no_data_found';
     END IF;
-
-    INSERT INTO regsync.river_job (args, kind, max_attempts, priority, queue, state, unique_key, unique_states)
-    VALUES (
-        jsonb_build_object('transfer_id', transfer_id),
-        'transfer_retry',
-        10,
-        1,
-        'transfer_retry',
-        'available',
-        sha256(convert_to('&kind=transfer_retry&args={"transfer_id":"' || transfer_id || '"}', 'UTF8')),
-        -- available, pending, retryable, running, scheduled.
-        B'11110001'
-    )
-    ON CONFLICT (unique_key)
-        WHERE unique_key IS NOT NULL
-          AND unique_states IS NOT NULL
-          AND regsync.river_job_state_in_bitmask(unique_states, state)
-        DO NOTHING
-    RETURNING id INTO new_job_id;
-
-    IF new_job_id IS NOT NULL THEN
-        PERFORM pg_notify('regsync.river_insert', '{"queue": "transfer_retry"}');
-    END IF;
-    RETURN new_job_id;
+    RETURN regsync.insert_unique_job('transfer_retry', 'transfer_id', transfer_id);
 END
 $$;
