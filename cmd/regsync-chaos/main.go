@@ -70,7 +70,7 @@ type report struct {
 	domains, transfers, processes          int
 	statusJobs, transferJobs, outcomes     int
 	attempts, errorOutcomes, scriptedFault int
-	kills, postgresRestarts                int
+	kills, postgresRestarts, rescued       int
 	elapsed                                time.Duration
 	failures                               []string
 }
@@ -83,7 +83,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "regsync chaos: %d domains, %d transfers, %d processes, %.0fs\n", r.domains, r.transfers, r.processes, r.elapsed.Seconds())
 	fmt.Fprintf(w, "  jobs: %d status_sync, %d transfer_retry; %d sync outcomes, %d transfer attempts\n", r.statusJobs, r.transferJobs, r.outcomes, r.attempts)
 	fmt.Fprintf(w, "  faults: %d scripted, plus random 5xx/429 on reads; %d syncs recorded a registrar error\n", r.scriptedFault, r.errorOutcomes)
-	fmt.Fprintf(w, "  survived: %d SIGKILLs of worker processes, %d PostgreSQL restart\n", r.kills, r.postgresRestarts)
+	fmt.Fprintf(w, "  survived: %d SIGKILLs of worker processes (%d jobs they were running rescued and rerun), %d PostgreSQL restart\n", r.kills, r.rescued, r.postgresRestarts)
 	fmt.Fprintf(w, "  lost: %d\n", len(r.failures))
 	for _, f := range r.failures {
 		fmt.Fprintf(w, "  FAILED: %s\n", f)
@@ -357,6 +357,7 @@ func check(ctx context.Context, pool *pgxpool.Pool, pop population, rep *report)
 		{&rep.outcomes, `SELECT count(*) FROM regsync.status_sync_outcomes`},
 		{&rep.attempts, `SELECT count(*) FROM regsync.transfer_attempts`},
 		{&rep.errorOutcomes, `SELECT count(*) FROM regsync.status_sync_outcomes WHERE NOT sync_success`},
+		{&rep.rescued, `SELECT count(*) FROM regsync.river_job WHERE errors::text LIKE '%rescued by JobRescuer%'`},
 	}
 	for _, c := range counts {
 		if err := pool.QueryRow(ctx, c.query).Scan(c.into); err != nil {
