@@ -64,12 +64,19 @@ func run() error {
 	ctx := context.Background()
 
 	if opts.databaseURL == "" {
-		cluster, err := localpg.Start(ctx, localpg.Options{Durable: opts.durable})
+		// A durable run keeps its data on disk: fsync on tmpfs costs
+		// nothing and would measure nothing.
+		where := localpg.Options{Durable: opts.durable}
+		if opts.durable {
+			where.ParentDir = os.TempDir()
+		}
+		cluster, err := localpg.Start(ctx, where)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = cluster.Stop() }()
 		opts.databaseURL = cluster.URL("postgres")
+		fmt.Printf("throwaway PostgreSQL cluster in %s\n", cluster.Dir())
 	}
 	pool, err := openPool(ctx, opts)
 	if err != nil {

@@ -101,6 +101,10 @@ func (c *Cluster) URL(dbname string) string {
 	return (&url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/" + dbname, RawQuery: q.Encode()}).String()
 }
 
+
+// Dir is the directory holding the cluster's data and socket.
+func (c *Cluster) Dir() string { return c.dir }
+
 // Stop shuts the cluster down immediately and deletes its files.
 func (c *Cluster) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
