@@ -101,7 +101,6 @@ func (c *Cluster) URL(dbname string) string {
 	return (&url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/" + dbname, RawQuery: q.Encode()}).String()
 }
 
-
 // Dir is the directory holding the cluster's data and socket.
 func (c *Cluster) Dir() string { return c.dir }
 
