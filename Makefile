@@ -6,13 +6,20 @@
 GO ?= go
 ARGS ?=
 
-.PHONY: run test bench build fuzz
+.PHONY: run test bench build fuzz chaos
 
 run:
 	$(GO) run ./cmd/regsync demo $(ARGS)
 
+# Every test, then a small run of the reliability harness.
 test:
 	$(GO) test -race -count=1 ./...
+	$(GO) run ./cmd/regsync-chaos --domains 2000 --transfers 100 --processes 2 --kills 3
+
+# The reliability harness at full size: 10,000 domains, 300 transfers, three
+# worker processes, four SIGKILLs and a PostgreSQL crash-restart.
+chaos:
+	$(GO) run ./cmd/regsync-chaos $(ARGS)
 
 # Throughput of status_sync jobs against River's no-op jobs, first on a
 # throwaway server without fsync, then with fsync and synchronous commit on.
