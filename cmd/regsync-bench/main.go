@@ -48,6 +48,7 @@ type options struct {
 	durable     bool
 	databaseURL string
 	cpuProfile  string
+	scaleOut    []int
 }
 
 func run() error {
@@ -59,7 +60,14 @@ func run() error {
 	flag.IntVar(&opts.maxConns, "db-max-conns", 8, "connection pool size, for both runs; on two cores fewer connections contend less")
 	flag.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the status-sync run to this file")
 	flag.BoolVar(&opts.durable, "durable", false, "run the throwaway PostgreSQL with fsync and synchronous commit on")
+	scaleOut := flag.String("scale-out", "1,2,4", "process counts of the scale-out runs against a 50 ms registrar; empty for none")
 	flag.Parse()
+	for n := range strings.SplitSeq(*scaleOut, ",") {
+		var p int
+		if _, err := fmt.Sscan(n, &p); err == nil && p > 0 {
+			opts.scaleOut = append(opts.scaleOut, p)
+		}
+	}
 	opts.databaseURL = os.Getenv("DATABASE_URL")
 	ctx := context.Background()
 
@@ -95,11 +103,20 @@ func run() error {
 		return fmt.Errorf("no-op run: %w", err)
 	}
 	fmt.Printf("river no-op jobs:        %6d jobs in %6.2fs = %8.0f jobs/s\n", opts.jobs, noop.Seconds(), perSecond(opts.jobs, noop))
-	syncs, err := measureStatusSync(ctx, pool, opts)
+	syncs, err := measureStatusSync(ctx, pool, opts, syncRun{name: "bench", jobs: opts.jobs, processes: 1, workers: opts.workers})
 	if err != nil {
 		return fmt.Errorf("status-sync run: %w", err)
 	}
 	fmt.Printf("status_sync jobs:        %6d jobs in %6.2fs = %8.0f jobs/s\n", opts.jobs, syncs.Seconds(), perSecond(opts.jobs, syncs))
+	for _, processes := range opts.scaleOut {
+		run := syncRun{name: fmt.Sprintf("scale%d", processes), jobs: 2000 * processes, processes: processes, workers: 25, latency: 50 * time.Millisecond}
+		took, err := measureStatusSync(ctx, pool, opts, run)
+		if err != nil {
+			return fmt.Errorf("scale-out run: %w", err)
+		}
+		fmt.Printf("scale-out, %d process(es) x %d workers, registrar latency %s: %5d jobs in %5.2fs = %6.0f jobs/s\n",
+			processes, run.workers, run.latency, run.jobs, took.Seconds(), perSecond(run.jobs, took))
+	}
 	sweep, err := measureSweep(ctx, pool, opts)
 	if err != nil {
 		return fmt.Errorf("sweep run: %w", err)
@@ -166,60 +183,79 @@ func measureNoop(ctx context.Context, pool *pgxpool.Pool, opts options) (time.Du
 	if _, err := client.InsertManyFast(ctx, params); err != nil {
 		return 0, err
 	}
-	return timeUntilDone(ctx, client, noopArgs{}.Kind(), opts.jobs)
+	return timeUntilDone(ctx, []*river.Client[pgx.Tx]{client}, noopArgs{}.Kind(), opts.jobs)
 }
 
-func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options) (time.Duration, error) {
-	simulator, err := sim.New(sim.DefaultConfig())
+// syncRun is one status-sync throughput run: processes clients, each with
+// its own connection pool as separate processes would have, against a
+// simulated registrar answering after latency.
+type syncRun struct {
+	name      string
+	jobs      int
+	processes int
+	workers   int
+	latency   time.Duration
+}
+
+func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options, run syncRun) (time.Duration, error) {
+	simulator, err := sim.New(sim.Config{Name: "sim", Latency: run.latency})
 	if err != nil {
 		return 0, err
 	}
 	st := store.New(pool)
-	domains := make([]store.NewDomain, opts.jobs)
+	domains := make([]store.NewDomain, run.jobs)
 	for i := range domains {
-		d := store.NewDomain{ID: fmt.Sprintf("dom_bench%d", i), Name: fmt.Sprintf("bench-%d.example.com", i), Registrar: "sim", Status: "active"}
-		reads := []string{"active"}
+		d := store.NewDomain{ID: fmt.Sprintf("dom_%s%d", run.name, i), Name: fmt.Sprintf("%s-%d.example.com", run.name, i), Registrar: "sim", Status: "active"}
 		if i%10 == 0 {
-			// One in ten changes, pending to active: a write of status and
-			// outcome in one transaction.
+			// One in ten changes, pending to active: the status and the
+			// outcome written in one statement.
 			d.Status = "pending"
 		}
 		domains[i] = d
-		if err := simulator.Script(d.ID, d.Name, reads, false); err != nil {
+		if err := simulator.Script(d.ID, d.Name, []string{"active"}, false); err != nil {
 			return 0, err
 		}
 	}
 	if err := st.AddDomains(ctx, domains); err != nil {
 		return 0, err
 	}
-	syncCfg := worker.DefaultSyncConfig()
-	syncer, err := worker.NewSyncer(st, map[string]registrar.Registrar{"sim": simulator}, syncCfg, nil, worker.NewMetrics(prometheus.NewRegistry()))
-	if err != nil {
-		return 0, err
-	}
-	cfg := worker.DefaultConfig()
-	cfg.StatusSyncWorkers = opts.workers
-	cfg.FetchCooldown = opts.cooldown
-	cfg.Sweep.Interval = 24 * time.Hour
-	// The client is regsync's own; its start-up sweep finds no due domain
-	// because the jobs below are inserted first and the domains leased.
+	// The clients are regsync's own; their start-up sweep finds no due
+	// domain because the jobs are inserted below and the domains leased.
 	if _, err := pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now() + interval '1 day'`); err != nil {
 		return 0, err
 	}
-	metrics := worker.NewMetrics(prometheus.NewRegistry())
-	retrier, err := worker.NewRetrier(st, nil, nil, cfg.Transfer, nil, metrics)
-	if err != nil {
-		return 0, err
+	cfg := worker.DefaultConfig()
+	cfg.StatusSyncWorkers = run.workers
+	cfg.FetchCooldown = opts.cooldown
+	cfg.Sweep.Interval = 24 * time.Hour
+	clients := make([]*river.Client[pgx.Tx], run.processes)
+	for i := range clients {
+		processPool := pool
+		if i > 0 {
+			if processPool, err = openPool(ctx, opts); err != nil {
+				return 0, err
+			}
+			defer processPool.Close()
+		}
+		processStore := store.New(processPool)
+		metrics := worker.NewMetrics(prometheus.NewRegistry())
+		syncer, err := worker.NewSyncer(processStore, map[string]registrar.Registrar{"sim": simulator}, cfg.Sync, nil, metrics)
+		if err != nil {
+			return 0, err
+		}
+		retrier, err := worker.NewRetrier(processStore, nil, nil, cfg.Transfer, nil, metrics)
+		if err != nil {
+			return 0, err
+		}
+		if clients[i], err = worker.NewClient(processPool, cfg, syncer, retrier, metrics, zap.NewNop()); err != nil {
+			return 0, err
+		}
 	}
-	client, err := worker.NewClient(pool, cfg, syncer, retrier, metrics, zap.NewNop())
-	if err != nil {
-		return 0, err
-	}
-	params := make([]river.InsertManyParams, opts.jobs)
+	params := make([]river.InsertManyParams, run.jobs)
 	for i := range params {
 		params[i] = river.InsertManyParams{Args: worker.StatusSyncArgs{DomainID: domains[i].ID}}
 	}
-	if _, err := client.InsertMany(ctx, params); err != nil {
+	if _, err := clients[0].InsertMany(ctx, params); err != nil {
 		return 0, err
 	}
 	if opts.cpuProfile != "" {
@@ -233,23 +269,34 @@ func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options) (t
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return timeUntilDone(ctx, client, worker.StatusSyncArgs{}.Kind(), opts.jobs)
+	return timeUntilDone(ctx, clients, worker.StatusSyncArgs{}.Kind(), run.jobs)
 }
 
-// timeUntilDone starts client and returns how long it takes to complete n
-// jobs of kind. It counts River's completion events rather than polling
-// the job table, so that measuring adds no load to the database.
-func timeUntilDone(ctx context.Context, client *river.Client[pgx.Tx], kind string, n int) (time.Duration, error) {
-	events, cancel := client.SubscribeConfig(&river.SubscribeConfig{
-		ChanSize: n + 1000,
-		Kinds:    []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed},
-	})
-	defer cancel()
-	start := time.Now()
-	if err := client.Start(ctx); err != nil {
-		return 0, err
+// timeUntilDone starts the clients and returns how long they take to
+// complete n jobs of kind between them. It counts River's completion
+// events rather than polling the job table, so that measuring adds no load
+// to the database.
+func timeUntilDone(ctx context.Context, clients []*river.Client[pgx.Tx], kind string, n int) (time.Duration, error) {
+	events := make(chan *river.Event, n+1000)
+	for _, client := range clients {
+		sub, cancel := client.SubscribeConfig(&river.SubscribeConfig{
+			ChanSize: n + 1000,
+			Kinds:    []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed},
+		})
+		defer cancel()
+		go func() {
+			for ev := range sub {
+				events <- ev
+			}
+		}()
 	}
-	defer func() { _ = client.Stop(ctx) }()
+	start := time.Now()
+	for _, client := range clients {
+		if err := client.Start(ctx); err != nil {
+			return 0, err
+		}
+		defer func() { _ = client.Stop(ctx) }()
+	}
 	timeout := time.After(10 * time.Minute)
 	for done := 0; done < n; {
 		select {
