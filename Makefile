@@ -11,10 +11,12 @@ ARGS ?=
 run:
 	$(GO) run ./cmd/regsync demo $(ARGS)
 
-# Every test, then a small run of the reliability harness.
+# Every test, a small run of the reliability harness, and each fuzz target
+# for a moment.
 test:
 	$(GO) test -race -count=1 ./...
 	$(GO) run ./cmd/regsync-chaos --domains 2000 --transfers 100 --processes 2 --kills 3
+	$(MAKE) --no-print-directory fuzz FUZZTIME=2s
 
 # The reliability harness at full size: 10,000 domains, 300 transfers, three
 # worker processes, four SIGKILLs and a PostgreSQL crash-restart.
