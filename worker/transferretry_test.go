@@ -310,3 +310,37 @@ func TestRetryWithUndecryptableAuthInfo(t *testing.T) {
 	require.Equal(t, store.TransferWaitingAuthInfo, st.transfer.State, "a new authInfo is asked for")
 	require.True(t, strings.Contains(*got.Error, `unknown secret key id "old"`), *got.Error)
 }
+
+func TestDecidePreflightForEveryReason(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultTransferConfig()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	registered := now.Add(-10 * 24 * time.Hour)
+	for _, reason := range store.BlockReasons {
+		tr := store.Transfer{State: store.TransferBlocked, BlockReason: reason, RegisteredAt: registered, Deadline: now.Add(time.Hour)}
+		got, until := decidePreflight(cfg, now, tr)
+		if reason == "registered_recently" {
+			require.Equal(t, preflightWaitForLock, got, reason)
+			require.Equal(t, registered.Add(cfg.LockPeriod), until)
+		} else {
+			require.Equal(t, preflightCall, got, "%s: only the lock period delays a call before the deadline", reason)
+		}
+
+		tr.Deadline = now
+		got, _ = decidePreflight(cfg, now, tr)
+		require.Equal(t, preflightExpire, got, "%s: at the deadline", reason)
+
+		tr.Deadline, tr.State = now.Add(time.Hour), store.TransferWaitingAuthInfo
+		got, _ = decidePreflight(cfg, now, tr)
+		require.Equal(t, preflightSkip, got, "%s: waiting for an authInfo", reason)
+		tr.AuthInfoUnsent = true
+		got, _ = decidePreflight(cfg, now, tr)
+		require.Equal(t, preflightCall, got, "%s: a new authInfo is tried at once", reason)
+	}
+
+	// A shorter configured lock period moves the mark.
+	cfg.LockPeriod = 30 * 24 * time.Hour
+	tr := store.Transfer{State: store.TransferBlocked, BlockReason: "registered_recently", RegisteredAt: now.Add(-30 * 24 * time.Hour), Deadline: now.Add(time.Hour)}
+	got, _ := decidePreflight(cfg, now, tr)
+	require.Equal(t, preflightCall, got)
+}
