@@ -61,6 +61,8 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	cfg := worker.DefaultConfig()
 	cfg.Sync.DoubleSyncDelay = 200 * time.Millisecond
 	cfg.Transfer.ConfirmDelay = 200 * time.Millisecond
+	// A demo should drain in seconds, not wait out River's later backoffs.
+	cfg.MaxRetryDelay = 3 * time.Second
 	c.workerFlags(fs, &cfg)
 	domains := fs.Int("domains", 3000, "how many demo domains to seed")
 	once := fs.Bool("once", false, "exit when the sweep has drained instead of running until interrupted")
