@@ -42,3 +42,25 @@ fuzz:
 			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+# Operations: the deploy/ checks. The tools they fetch go into .tools/
+# (ignored by git), each once.
+TOOLS := $(CURDIR)/.tools
+
+.PHONY: tools test-deploy
+
+# make test also runs the deploy/ checks.
+test: test-deploy
+
+# promtool for the alert rule checks, from Debian's prometheus package,
+# when neither .tools/ nor PATH has one. It never fails: where apt cannot
+# get it, the promtool checks skip and say why.
+tools:
+	@[ -x "$(TOOLS)/promtool" ] || command -v promtool >/dev/null || sh deploy/fetch-promtool.sh "$(TOOLS)"
+
+# The tests of deploy/, a Go module of its own (see deploy/doc.go): the
+# Kubernetes manifests, compose file, systemd unit, alert rules and their
+# unit tests, and the dashboard. -mod=mod lets it follow dependency changes
+# of regsync's module, whose metrics it registers.
+test-deploy: tools
+	cd deploy && $(GO) test -count=1 -mod=mod ./...
