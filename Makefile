@@ -43,11 +43,13 @@ fuzz:
 		done; \
 	done
 
-# Operations: the deploy/ checks. The tools they fetch go into .tools/
-# (ignored by git), each once.
+# Operations: the deploy/ checks, lint and the vulnerability scan. The tools
+# they fetch go into .tools/ (ignored by git), each once.
 TOOLS := $(CURDIR)/.tools
+GOLANGCI_LINT_VERSION := v2.15.0
+GOVULNCHECK_VERSION := v1.9.0
 
-.PHONY: tools test-deploy
+.PHONY: tools test-deploy lint vuln
 
 # make test also runs the deploy/ checks.
 test: test-deploy
@@ -64,3 +66,24 @@ tools:
 # of regsync's module, whose metrics it registers.
 test-deploy: tools
 	cd deploy && $(GO) test -count=1 -mod=mod ./...
+
+# golangci-lint, pinned, with .golangci.yml; on regsync's module and on
+# deploy/. The first run installs it (about 3 minutes).
+lint:
+	@"$(TOOLS)/golangci-lint" version 2>/dev/null | grep -q 'version $(GOLANGCI_LINT_VERSION:v%=%) ' || \
+		GOBIN="$(TOOLS)" $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	"$(TOOLS)/golangci-lint" run ./...
+	cd deploy && "$(TOOLS)/golangci-lint" run --config ../.golangci.yml ./...
+
+# govulncheck, pinned. It needs its vulnerability database online: where
+# that cannot be reached it says so and skips instead of failing.
+vuln:
+	@"$(TOOLS)/govulncheck" -version 2>/dev/null | grep -q 'govulncheck@$(GOVULNCHECK_VERSION)$$' || \
+		GOBIN="$(TOOLS)" $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	@out=$$("$(TOOLS)/govulncheck" ./... 2>&1); rc=$$?; \
+	if [ $$rc -ne 0 ] && printf '%s\n' "$$out" | grep -q 'fetching vulnerabilities'; then \
+		echo "vuln: SKIPPED: govulncheck cannot reach its vulnerability database from here; run make vuln where it can."; \
+		printf '%s\n' "$$out" | tail -n 1; \
+		exit 0; \
+	fi; \
+	printf '%s\n' "$$out"; exit $$rc
