@@ -46,6 +46,7 @@ var commands = []command{
 	{"sync", "DOMAIN_ID", "sync one domain now and print the outcome as JSON", runSync},
 	{"enqueue", "status-sync DOMAIN_ID", "enqueue a status sync of a domain for the workers", runEnqueue},
 	{"transfer", "SUBCOMMAND", "add, list, show, retry blocked transfers; set-auth-info", runTransfer},
+	{"apikey", "SUBCOMMAND", "create, list, revoke API keys of the HTTP API", runAPIKey},
 	{"simulate", "", "serve the registrar simulator over HTTP in Hostup's wire format", runSimulate},
 	{"demo", "", "run the worker on a throwaway database and a simulated registrar, then summarize", runDemo},
 }
