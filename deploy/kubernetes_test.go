@@ -304,7 +304,7 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("terminationGracePeriodSeconds %d, want more than the 40 s serve may take to stop", ptrValue(g))
 	}
 	// The image's user, which must be the one the pod runs as.
-	if m := regexp.MustCompile(`(?m)^USER (\d+)`).FindSubmatch(readFile(t, "Dockerfile")); m == nil || string(m[1]) != fmt.Sprint(ptrValue(spec.SecurityContext.RunAsUser)) {
+	if m := regexp.MustCompile(`(?m)^USER (\d+)`).FindSubmatch(readFile(t, "Dockerfile")); len(m) < 2 || string(m[1]) != fmt.Sprint(ptrValue(spec.SecurityContext.RunAsUser)) {
 		t.Errorf("the Dockerfile's USER is not the pod's runAsUser %d", ptrValue(spec.SecurityContext.RunAsUser))
 	}
 	c := spec.Containers[0]
