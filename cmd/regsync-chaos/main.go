@@ -292,7 +292,7 @@ func seed(ctx context.Context, st *store.Store, keyring *secret.Keyring, simURL 
 			}
 			pick -= s.weight
 		}
-		d := store.NewDomain{ID: fmt.Sprintf("dom_chaos%06d", i), Name: fmt.Sprintf("chaos-%06d.example.com", i), Registrar: "hostup", Status: script.status}
+		d := store.NewDomain{ID: fmt.Sprintf("dom_chaos%06d", i), Name: fmt.Sprintf("chaos-%06d.se", i), Registrar: "hostup", Status: script.status}
 		domains[i] = d
 		pop.initialStatus[d.ID] = d.Status
 		pop.scriptedFaults += script.faults
@@ -306,7 +306,7 @@ func seed(ctx context.Context, st *store.Store, keyring *secret.Keyring, simURL 
 	}
 	for i := range opts.transfers {
 		script := transferScripts[rng.IntN(len(transferScripts))]
-		t := store.NewTransfer{ID: fmt.Sprintf("trf_chaos%05d", i), AccountNumber: "acct-chaos", DomainName: fmt.Sprintf("transfer-%05d.example.com", i),
+		t := store.NewTransfer{ID: fmt.Sprintf("trf_chaos%05d", i), AccountNumber: "acct-chaos", DomainName: fmt.Sprintf("chaos-transfer-%05d.se", i),
 			Registrar: "hostway", BlockReason: "no_response"}
 		if err := st.AddTransfer(ctx, t); err != nil {
 			return pop, err

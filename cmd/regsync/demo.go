@@ -13,8 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/regsync/regsync/internal/httpapi"
 	"github.com/regsync/regsync/internal/localpg"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/migrations"
@@ -70,6 +72,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	faultRate := fs.Float64("sim-fault-rate", 0.01, "probability that a read fails with a random 5xx or 429")
 	seed := fs.Uint64("seed", 1, "seed of the demo population and the simulator's faults")
 	httpAddr := fs.String("http-addr", "", "serve /metrics, /healthz and /readyz here while the demo runs (off when empty)")
+	apiAddr := fs.String("api-addr", "", "serve the HTTP API here while the demo runs, with a fresh API key printed on stderr (off when empty)")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -129,6 +132,11 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *apiAddr != "" {
+		if err := demoAPI(ctx, c, svc, store.New(pool), keyring, *apiAddr, logger); err != nil {
+			return err
+		}
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var listener net.Listener
@@ -153,6 +161,25 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	return printDemoSummary(ctx, c.stdout, pool, reg, time.Since(started))
 }
 
+// demoAPI mounts the HTTP API on addr and prints a key for it with both
+// scopes, and a call to try.
+func demoAPI(ctx context.Context, c *cli, svc *service, st *store.Store, keyring *secret.Keyring, addr string, logger *zap.Logger) error {
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if err := svc.mountAPI(listener, st, keyring, httpapi.DefaultSyncTimeout, logger); err != nil {
+		return err
+	}
+	_, token, err := st.CreateAPIKey(ctx, "demo", store.Scopes)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "demo: HTTP API on http://%s with the throwaway key %s, for example:\n", listener.Addr(), token)
+	fmt.Fprintf(c.stderr, "  curl -X POST -H 'Authorization: Bearer %s' http://%s/api/v2/domains/dom_demo000001/actions/status-sync\n", token, listener.Addr())
+	return nil
+}
+
 // seedDemo adds n demo domains, drawing each one's profile from
 // demoPopulation with a generator seeded by seed, and scripts their reads.
 func seedDemo(ctx context.Context, st *store.Store, s *sim.Sim, n int, seed uint64) error {
@@ -167,7 +194,7 @@ func seedDemo(ctx context.Context, st *store.Store, s *sim.Sim, n int, seed uint
 	domains := make([]store.NewDomain, n)
 	for i := range domains {
 		p := pickProfile(rng.IntN(100))
-		d := store.NewDomain{ID: fmt.Sprintf("dom_demo%06d", i), Name: fmt.Sprintf("demo-%06d.example.com", i), Registrar: "sim", Status: p.status}
+		d := store.NewDomain{ID: fmt.Sprintf("dom_demo%06d", i), Name: fmt.Sprintf("demo-%06d.se", i), Registrar: "sim", Status: p.status}
 		domains[i] = d
 		if p.reads != nil {
 			if err := s.Script(d.ID, d.Name, p.reads, p.flapping); err != nil {
@@ -195,21 +222,21 @@ var demoTransfers = func() []demoTransfer {
 	t := func(id, domain, reason string) store.NewTransfer {
 		return store.NewTransfer{ID: id, AccountNumber: "acct-demo", DomainName: domain, Registrar: "sim", BlockReason: reason}
 	}
-	young := t("trf_demo4", "young-domain.example.com", "registered_recently")
+	young := t("trf_demo4", "young-domain-demo.se", "registered_recently")
 	young.RegisteredAt = now.Add(-20 * 24 * time.Hour)
-	old := t("trf_demo8", "sixty-days-ago.example.com", "no_response")
+	old := t("trf_demo8", "sixty-days-ago-demo.se", "no_response")
 	old.BlockedSince = now.Add(-61 * 24 * time.Hour)
 	return []demoTransfer{
-		{transfer: t("trf_demo1", "no-answer.example.com", "no_response"), resets: []string{"202"}, statuses: resettable},
-		{transfer: t("trf_demo2", "new-code.example.com", "wrong_auth_info"), resets: []string{"202"}, statuses: resettable, authInfo: "Fr3sh-Code!"},
-		{transfer: t("trf_demo3", "bad-code.example.com", "wrong_auth_info"), resets: []string{"404bad"}, statuses: resettable, authInfo: "Stale-Code1"},
+		{transfer: t("trf_demo1", "no-answer-demo.se", "no_response"), resets: []string{"202"}, statuses: resettable},
+		{transfer: t("trf_demo2", "new-code-demo.se", "wrong_auth_info"), resets: []string{"202"}, statuses: resettable, authInfo: "Fr3sh-Code!"},
+		{transfer: t("trf_demo3", "bad-code-demo.se", "wrong_auth_info"), resets: []string{"404bad"}, statuses: resettable, authInfo: "Stale-Code1"},
 		{transfer: young, resets: []string{"202"}, statuses: resettable},
-		{transfer: t("trf_demo5", "awaiting-registrar.example.com", "already_pending"), resets: []string{"409"}, statuses: resettable},
-		{transfer: t("trf_demo6", "order-gone.example.com", "rejected"), resets: []string{"404"}, statuses: resettable},
-		{transfer: t("trf_demo7", "went-through.example.com", "registry_status"), statuses: []string{"completed"}},
+		{transfer: t("trf_demo5", "awaiting-registrar-demo.se", "already_pending"), resets: []string{"409"}, statuses: resettable},
+		{transfer: t("trf_demo6", "order-gone-demo.se", "rejected"), resets: []string{"404"}, statuses: resettable},
+		{transfer: t("trf_demo7", "went-through-demo.se", "registry_status"), statuses: []string{"completed"}},
 		{transfer: old, resets: []string{"202"}, statuses: resettable},
-		{transfer: t("trf_demo9", "someone-else.example.com", "rejected"), owner: "acct-other", statuses: resettable},
-		{transfer: t("trf_demo10", "flaky-registrar.example.com", "no_response"), resets: []string{"503", "202"},
+		{transfer: t("trf_demo9", "someone-else-demo.se", "rejected"), owner: "acct-other", statuses: resettable},
+		{transfer: t("trf_demo10", "flaky-registrar-demo.se", "no_response"), resets: []string{"503", "202"},
 			statuses: []string{"blocked:resettable", "blocked:resettable", "pending"}},
 	}
 }()

@@ -204,9 +204,15 @@ func TestServe(t *testing.T) {
 	addr := freeAddr(t)
 
 	env["REGSYNC_JOB_UI_PASSWORD"] = "ui-pass-42"
+	key := regsync(context.Background(), env, "apikey", "create", "--name", "test", "--scope", "read:domains")
+	require.Equal(t, 0, key.code, key.stderr)
+	token := strings.TrimSpace(key.stdout)
+	apiAddr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
-	go func() { done <- regsync(ctx, env, "serve", "--http-addr", addr, "--job-ui-prefix", "/riverui") }()
+	go func() {
+		done <- regsync(ctx, env, "serve", "--http-addr", addr, "--job-ui-prefix", "/riverui", "--api-addr", apiAddr)
+	}()
 
 	base := "http://" + addr
 	require.Eventually(t, func() bool {
@@ -232,6 +238,21 @@ func TestServe(t *testing.T) {
 	} {
 		require.Contains(t, metrics, want)
 	}
+
+	// The HTTP API answers a status sync with the seed's 15 keys.
+	req, err := http.NewRequest(http.MethodPost, "http://"+apiAddr+"/api/v2/domains/dom_served/actions/status-sync", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var synced map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&synced))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, synced)
+	require.Len(t, synced, 15)
+	require.Equal(t, "active", synced["newStatus"])
+	_, metrics = get(t, base+"/metrics")
+	require.Contains(t, metrics, `regsync_http_requests_total{code="200",route="POST /api/v2/domains/{id}/actions/status-sync"} 1`)
 
 	// The job UI is there, behind its basic auth.
 	code, _ = get(t, base+"/riverui/")

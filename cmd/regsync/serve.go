@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 	"riverqueue.com/riverui"
 
+	"github.com/regsync/regsync/internal/httpapi"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/registrar/factory"
@@ -40,6 +41,9 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	httpAddr := fs.String("http-addr", envOr(c.getenv, "REGSYNC_HTTP_ADDR", "127.0.0.1:9464"), "address of the metrics and health endpoints (env REGSYNC_HTTP_ADDR)")
 	names := fs.String("registrars", envOr(c.getenv, "REGSYNC_REGISTRARS", "hostup"), "comma-separated registrar adapters to load: "+strings.Join(factory.Names(), ", ")+" (env REGSYNC_REGISTRARS)")
 	limits := c.rateLimitsFlag(fs)
+	apiAddr := fs.String("api-addr", c.getenv("REGSYNC_API_ADDR"), "serve the HTTP API (status sync, transfer reset) on this address; off when empty (env REGSYNC_API_ADDR)")
+	apiSyncTimeout := httpapi.DefaultSyncTimeout
+	c.durationFlag(fs, &apiSyncTimeout, "api-sync-timeout", "REGSYNC_API_SYNC_TIMEOUT", "how long the API's status sync waits for the job's outcome before answering 504 sync_timeout")
 	jobUIPrefix := fs.String("job-ui-prefix", c.getenv("REGSYNC_JOB_UI_PREFIX"), "serve River's job UI under this path on --http-addr, e.g. /riverui, behind basic auth with REGSYNC_JOB_UI_USER (default regsync) and REGSYNC_JOB_UI_PASSWORD or REGSYNC_JOB_UI_PASSWORD_FILE; off when empty (env REGSYNC_JOB_UI_PREFIX)")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
@@ -77,6 +81,16 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 	}
+	if *apiAddr != "" {
+		apiListener, err := net.Listen("tcp", *apiAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", *apiAddr, err)
+		}
+		if err := svc.mountAPI(apiListener, store.New(pool), keyring, apiSyncTimeout, logger); err != nil {
+			return err
+		}
+		logger.Info("serving the HTTP API", zap.String("api_addr", apiListener.Addr().String()))
+	}
 	listener, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *httpAddr, err)
@@ -94,6 +108,9 @@ type service struct {
 	// jobUI is River's job UI with its path prefix, when mounted.
 	jobUI       http.Handler
 	jobUIPrefix string
+	// api serves the HTTP API on apiListener, when mounted.
+	api         *http.Server
+	apiListener net.Listener
 }
 
 // newRegistry returns a registry with the Go and process collectors.
@@ -192,19 +209,29 @@ func basicAuth(next http.Handler, user, password string) http.Handler {
 	})
 }
 
-// serve runs the workers, and the HTTP endpoints on listener unless it is
-// nil, until ctx ends, then stops both gracefully: running jobs get a
-// grace period to finish, and jobs still running after it are cancelled
-// and retried later.
+// serve runs the workers, the metrics and health endpoints on listener
+// unless it is nil, and the HTTP API when one is mounted, until ctx ends.
+// Then it stops gracefully: the API stops taking requests, running jobs
+// get a grace period to finish (jobs still running after it are cancelled
+// and retried later), and the health endpoints go last.
 func (s *service) serve(ctx context.Context, listener net.Listener, logger *zap.Logger) error {
-	server := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
-	serveErr := make(chan error, 1)
-	if listener != nil {
-		go func() { serveErr <- server.Serve(listener) }()
+	servers := []*http.Server{{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}}
+	listeners := []net.Listener{listener}
+	if s.api != nil {
+		servers = append(servers, s.api)
+		listeners = append(listeners, s.apiListener)
+	}
+	serveErr := make(chan error, len(servers))
+	for i, server := range servers {
+		if listeners[i] != nil {
+			go func() { serveErr <- server.Serve(listeners[i]) }()
+		}
 	}
 
 	if err := s.client.Start(ctx); err != nil {
-		_ = server.Close()
+		for _, server := range servers {
+			_ = server.Close()
+		}
 		return fmt.Errorf("start workers: %w", err)
 	}
 	s.ready.Store(true)
@@ -219,16 +246,41 @@ func (s *service) serve(ctx context.Context, listener net.Listener, logger *zap.
 	s.ready.Store(false)
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	shutdown := func(server *http.Server) {
+		if shutdownErr := server.Shutdown(stopCtx); shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
+			err = errors.Join(err, shutdownErr)
+		}
+	}
+	for _, server := range servers[1:] {
+		shutdown(server)
+	}
 	if stopErr := s.client.Stop(stopCtx); stopErr != nil {
 		logger.Warn("jobs did not finish in time; cancelling them", zap.Error(stopErr))
 		hardCtx, hardCancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer hardCancel()
 		_ = s.client.StopAndCancel(hardCtx)
 	}
-	if shutdownErr := server.Shutdown(stopCtx); shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
-		err = errors.Join(err, shutdownErr)
-	}
+	shutdown(servers[0])
 	return err
+}
+
+// mountAPI serves regsync's HTTP API on listener.
+func (s *service) mountAPI(listener net.Listener, st *store.Store, keyring *secret.Keyring, syncTimeout time.Duration, logger *zap.Logger) error {
+	api, err := httpapi.New(httpapi.Config{
+		Store: st, Keyring: keyring, Logger: logger.Named("api"), Registerer: s.reg, SyncTimeout: syncTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("http api: %w", err)
+	}
+	s.api = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      syncTimeout + 15*time.Second,
+		IdleTimeout:       time.Minute,
+	}
+	s.apiListener = listener
+	return nil
 }
 
 // rateLimitsFlag binds --rate-limits, env REGSYNC_RATE_LIMITS: comma-
