@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"context"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 
@@ -59,7 +60,7 @@ func TestUpOnEmptyDatabaseAppliesRiverAndRegsync(t *testing.T) {
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
 	// Exactly one of the two runs did the work.
-	total := append(applied[0], applied[1]...)
+	total := slices.Concat(applied[0], applied[1])
 	var lines = map[string]int{}
 	for _, a := range total {
 		lines[a.Line]++

@@ -205,7 +205,6 @@ func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAtt
 		a.SentNewAuthInfo = true
 	}
 	res, err := r.reset(ctx, resetter, order, authInfo)
-	authInfo = ""
 	a.Result = resetResult(err)
 	if err != nil {
 		return r.finishCallError(ctx, u, a, err, lastAttempt)

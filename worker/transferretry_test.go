@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -308,7 +307,7 @@ func TestRetryWithUndecryptableAuthInfo(t *testing.T) {
 	require.ErrorIs(t, jobError(err), &rivertype.JobCancelError{})
 	require.Zero(t, base.resetN, "nothing is sent")
 	require.Equal(t, store.TransferWaitingAuthInfo, st.transfer.State, "a new authInfo is asked for")
-	require.True(t, strings.Contains(*got.Error, `unknown secret key id "old"`), *got.Error)
+	require.Contains(t, *got.Error, `unknown secret key id "old"`)
 }
 
 func TestDecidePreflightForEveryReason(t *testing.T) {

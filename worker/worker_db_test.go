@@ -136,7 +136,7 @@ func TestStatusSyncWorkerRecordsOutcome(t *testing.T) {
 
 	// The job's output is the seed's response: exactly its 15 keys.
 	var output map[string]any
-	require.NoError(t, json.Unmarshal([]byte(res.Job.Output()), &output))
+	require.NoError(t, json.Unmarshal(res.Job.Output(), &output))
 	require.Equal(t, map[string]any{
 		"id": "dom_flap", "name": "flap.example.com",
 		"previousStatus": "active", "newStatus": "active",

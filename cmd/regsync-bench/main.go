@@ -132,7 +132,10 @@ func openPool(ctx context.Context, opts options) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
-	cfg.MaxConns = int32(opts.maxConns)
+	if opts.maxConns < 1 || opts.maxConns > 10000 {
+		return nil, fmt.Errorf("--db-max-conns %d: want 1 to 10000", opts.maxConns)
+	}
+	cfg.MaxConns = int32(opts.maxConns) //nolint:gosec // G115: bounded above
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 

@@ -108,7 +108,7 @@ func run(opts options) (*report, error) {
 
 	if opts.binary == "" {
 		opts.binary = filepath.Join(dir, "regsync")
-		build := exec.Command("go", "build", "-o", opts.binary, "./cmd/regsync")
+		build := exec.CommandContext(ctx, "go", "build", "-o", opts.binary, "./cmd/regsync")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			return nil, fmt.Errorf("build regsync: %w", err)
@@ -479,7 +479,7 @@ func (p *process) start() error {
 	if err != nil {
 		return err
 	}
-	p.cmd = exec.Command(p.binary, p.args...)
+	p.cmd = exec.Command(p.binary, p.args...) //nolint:noctx // killed and stopped by signals, not by a context
 	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if err := p.cmd.Start(); err != nil {
@@ -520,8 +520,13 @@ func (p *process) scrape() string {
 	if p.metricsURL == "" {
 		return ""
 	}
-	client := http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get(p.metricsURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metricsURL, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return ""
 	}
@@ -531,7 +536,7 @@ func (p *process) scrape() string {
 }
 
 func put(url string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -551,7 +556,7 @@ func put(url string, body []byte) error {
 func waitForHTTP(url string, want int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 		req.Header.Set("Authorization", "Bearer "+registrarToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
@@ -568,7 +573,7 @@ func waitForHTTP(url string, want int, timeout time.Duration) error {
 }
 
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}

@@ -101,7 +101,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 
-	simulator, err := sim.New(sim.Config{Name: "sim", Latency: *latency, FaultRate: *faultRate, Seed: int64(*seed)})
+	simulator, err := sim.New(sim.Config{Name: "sim", Latency: *latency, FaultRate: *faultRate, Seed: int64(*seed)}) //nolint:gosec // G115: a seed's bits, not a quantity
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -141,7 +141,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	defer stop()
 	var listener net.Listener
 	if *httpAddr != "" {
-		if listener, err = net.Listen("tcp", *httpAddr); err != nil {
+		if listener, err = new(net.ListenConfig).Listen(ctx, "tcp", *httpAddr); err != nil {
 			return fmt.Errorf("listen on %s: %w", *httpAddr, err)
 		}
 		fmt.Fprintf(c.stderr, "demo: metrics on http://%s/metrics\n", listener.Addr())
@@ -164,7 +164,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 // demoAPI mounts the HTTP API on addr and prints a key for it with both
 // scopes, and a call to try.
 func demoAPI(ctx context.Context, c *cli, svc *service, st *store.Store, keyring *secret.Keyring, addr string, logger *zap.Logger) error {
-	listener, err := net.Listen("tcp", addr)
+	listener, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}

@@ -82,7 +82,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	if *apiAddr != "" {
-		apiListener, err := net.Listen("tcp", *apiAddr)
+		apiListener, err := new(net.ListenConfig).Listen(ctx, "tcp", *apiAddr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", *apiAddr, err)
 		}
@@ -91,7 +91,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		}
 		logger.Info("serving the HTTP API", zap.String("api_addr", apiListener.Addr().String()))
 	}
-	listener, err := net.Listen("tcp", *httpAddr)
+	listener, err := new(net.ListenConfig).Listen(ctx, "tcp", *httpAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *httpAddr, err)
 	}

@@ -386,7 +386,7 @@ func TestResetTransferUnexpectedAnswers(t *testing.T) {
 			require.False(t, registrar.IsPermanent(err))
 			require.ErrorContains(t, err, "unexpected status "+tt.status+" (request req_odd)")
 			var apiErr *registrar.APIError
-			require.False(t, errors.As(err, &apiErr), "not one of the documented answers")
+			require.NotErrorAs(t, err, &apiErr, "not one of the documented answers")
 		})
 	}
 	require.Zero(t, followed.Load(), "redirects are not followed")

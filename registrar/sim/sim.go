@@ -208,7 +208,7 @@ func New(cfg Config) (*Sim, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	seed := uint64(cfg.Seed)
+	seed := uint64(cfg.Seed) //nolint:gosec // G115: a seed's bits, not a quantity
 	return &Sim{
 		cfg:         cfg,
 		rng:         rand.New(rand.NewPCG(seed, seed)),

@@ -124,12 +124,12 @@ func parseTransferEntry(e string, statuses bool) (transferStep, error) {
 			return transferStep{status: http.StatusOK, state: registrar.TransferState(state), canBeReset: resettable}, nil
 		}
 	}
-	switch {
-	case e == "!timeout":
+	switch e {
+	case "!timeout":
 		return transferStep{timeout: true}, nil
-	case e == "404bad":
+	case "404bad":
 		return invalidStep, nil
-	case e == "!429":
+	case "!429":
 		return transferStep{status: http.StatusTooManyRequests, retryAfter: time.Second}, nil
 	}
 	if wait, ok := strings.CutPrefix(e, "!429:"); ok {
