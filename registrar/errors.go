@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -127,4 +128,25 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		return max(t.Sub(now), 0)
 	}
 	return 0
+}
+
+// ValidateHTTPConfig checks the settings every HTTP adapter has: an
+// absolute http or https base URL, a bearer token without spaces or
+// control characters, and positive limits. Errors are prefixed with the
+// adapter name and never contain the token.
+func ValidateHTTPConfig(adapter, baseURL, token string, timeout time.Duration, maxResponseBytes int64) error {
+	u, err := url.Parse(baseURL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("%s: base url %q is not an absolute http or https url", adapter, baseURL)
+	case token == "":
+		return fmt.Errorf("%s: token is empty", adapter)
+	case strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return fmt.Errorf("%s: token contains spaces or control characters", adapter)
+	case timeout <= 0:
+		return fmt.Errorf("%s: timeout %s is not positive", adapter, timeout)
+	case maxResponseBytes <= 0:
+		return fmt.Errorf("%s: max response bytes %d is not positive", adapter, maxResponseBytes)
+	}
+	return nil
 }

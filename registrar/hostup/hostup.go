@@ -16,7 +16,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,20 +54,7 @@ func DefaultConfig() Config {
 
 // Validate reports the first invalid field of c.
 func (c Config) Validate() error {
-	u, err := url.Parse(c.BaseURL)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("hostup: base url %q is not an absolute http or https url", c.BaseURL)
-	case c.Token == "":
-		return errors.New("hostup: token is empty")
-	case strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return errors.New("hostup: token contains spaces or control characters")
-	case c.Timeout <= 0:
-		return fmt.Errorf("hostup: timeout %s is not positive", c.Timeout)
-	case c.MaxResponseBytes <= 0:
-		return fmt.Errorf("hostup: max response bytes %d is not positive", c.MaxResponseBytes)
-	}
-	return nil
+	return registrar.ValidateHTTPConfig(name, c.BaseURL, c.Token, c.Timeout, c.MaxResponseBytes)
 }
 
 // Client reads domain statuses from Hostup API v2. It is safe for
