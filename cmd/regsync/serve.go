@@ -39,7 +39,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	cfg := worker.DefaultConfig()
 	c.workerFlags(fs, &cfg)
 	httpAddr := fs.String("http-addr", envOr(c.getenv, "REGSYNC_HTTP_ADDR", "127.0.0.1:9464"), "address of the metrics and health endpoints (env REGSYNC_HTTP_ADDR)")
-	names := fs.String("registrars", envOr(c.getenv, "REGSYNC_REGISTRARS", "hostup"), "comma-separated registrar adapters to load: "+strings.Join(factory.Names(), ", ")+" (env REGSYNC_REGISTRARS)")
+	names := c.registrarsFlag(fs)
 	limits := c.rateLimitsFlag(fs)
 	apiAddr := fs.String("api-addr", c.getenv("REGSYNC_API_ADDR"), "serve the HTTP API (status sync, transfer reset) on this address; off when empty (env REGSYNC_API_ADDR)")
 	apiSyncTimeout := httpapi.DefaultSyncTimeout
@@ -51,9 +51,9 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	logger := c.logger(common)
 	defer func() { _ = logger.Sync() }()
 
-	adapters, err := factory.New(strings.Split(*names, ","), c.getenv)
+	adapters, err := c.adapters(*names)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return err
 	}
 	pool, err := connect(ctx, common)
 	if err != nil {
@@ -281,6 +281,22 @@ func (s *service) mountAPI(listener net.Listener, st *store.Store, keyring *secr
 	}
 	s.apiListener = listener
 	return nil
+}
+
+// registrarsFlag binds --registrars, env REGSYNC_REGISTRARS.
+func (c *cli) registrarsFlag(fs *flag.FlagSet) *string {
+	return fs.String("registrars", envOr(c.getenv, "REGSYNC_REGISTRARS", "hostup"),
+		"comma-separated registrar adapters to load: "+strings.Join(factory.Names(), ", ")+" (env REGSYNC_REGISTRARS)")
+}
+
+// adapters builds the comma-separated registrar adapters, each configured
+// from its REGSYNC_<NAME>_* variables.
+func (c *cli) adapters(names string) (map[string]registrar.Registrar, error) {
+	adapters, err := factory.New(strings.Split(names, ","), c.getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return adapters, nil
 }
 
 // rateLimitsFlag binds --rate-limits, env REGSYNC_RATE_LIMITS: comma-

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
-	"github.com/regsync/regsync/registrar/factory"
 	"github.com/regsync/regsync/store"
 	"github.com/regsync/regsync/worker"
 )
@@ -16,7 +14,7 @@ func runSync(ctx context.Context, c *cli, args []string) error {
 	common := c.commonFlags(fs)
 	cfg := worker.DefaultConfig()
 	c.workerFlags(fs, &cfg)
-	names := fs.String("registrars", envOr(c.getenv, "REGSYNC_REGISTRARS", "hostup"), "comma-separated registrar adapters to load (env REGSYNC_REGISTRARS)")
+	names := c.registrarsFlag(fs)
 	if err := c.parse(fs, args, 1); err != nil {
 		return err
 	}
@@ -24,9 +22,9 @@ func runSync(ctx context.Context, c *cli, args []string) error {
 	if err := store.ValidateDomainID(domainID); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	adapters, err := factory.New(strings.Split(*names, ","), c.getenv)
+	adapters, err := c.adapters(*names)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return err
 	}
 	pool, err := connect(ctx, common)
 	if err != nil {
