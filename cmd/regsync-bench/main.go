@@ -135,7 +135,7 @@ func openPool(ctx context.Context, opts options) (*pgxpool.Pool, error) {
 	if opts.maxConns < 1 || opts.maxConns > 10000 {
 		return nil, fmt.Errorf("--db-max-conns %d: want 1 to 10000", opts.maxConns)
 	}
-	cfg.MaxConns = int32(opts.maxConns) //nolint:gosec // G115: bounded above
+	cfg.MaxConns = int32(opts.maxConns)
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
@@ -232,13 +232,19 @@ func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options, ru
 	cfg.FetchCooldown = opts.cooldown
 	cfg.Sweep.Interval = 24 * time.Hour
 	clients := make([]*river.Client[pgx.Tx], run.processes)
+	pools := []*pgxpool.Pool{pool}
+	defer func() {
+		for _, p := range pools[1:] {
+			p.Close()
+		}
+	}()
 	for i := range clients {
 		processPool := pool
 		if i > 0 {
 			if processPool, err = openPool(ctx, opts); err != nil {
 				return 0, err
 			}
-			defer processPool.Close()
+			pools = append(pools, processPool)
 		}
 		processStore := store.New(processPool)
 		metrics := worker.NewMetrics(prometheus.NewRegistry())
@@ -281,12 +287,22 @@ func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options, ru
 // to the database.
 func timeUntilDone(ctx context.Context, clients []*river.Client[pgx.Tx], kind string, n int) (time.Duration, error) {
 	events := make(chan *river.Event, n+1000)
+	var started []*river.Client[pgx.Tx]
+	var unsubscribe []func()
+	defer func() {
+		for _, client := range started {
+			_ = client.Stop(ctx)
+		}
+		for _, cancel := range unsubscribe {
+			cancel()
+		}
+	}()
 	for _, client := range clients {
 		sub, cancel := client.SubscribeConfig(&river.SubscribeConfig{
 			ChanSize: n + 1000,
 			Kinds:    []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed},
 		})
-		defer cancel()
+		unsubscribe = append(unsubscribe, cancel)
 		go func() {
 			for ev := range sub {
 				events <- ev
@@ -298,7 +314,7 @@ func timeUntilDone(ctx context.Context, clients []*river.Client[pgx.Tx], kind st
 		if err := client.Start(ctx); err != nil {
 			return 0, err
 		}
-		defer func() { _ = client.Stop(ctx) }()
+		started = append(started, client)
 	}
 	timeout := time.After(10 * time.Minute)
 	for done := 0; done < n; {

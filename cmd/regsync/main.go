@@ -174,7 +174,7 @@ func connect(ctx context.Context, f *commonFlags) (*pgxpool.Pool, error) {
 	if f.maxConns < 1 || f.maxConns > 10000 {
 		return nil, fmt.Errorf("%w: --db-max-conns %d: want 1 to 10000", errUsage, f.maxConns)
 	}
-	cfg.MaxConns = int32(f.maxConns) //nolint:gosec // G115: bounded above
+	cfg.MaxConns = int32(f.maxConns)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
