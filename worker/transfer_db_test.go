@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -131,25 +132,10 @@ func TestTransferEnqueueDeduplicatesAcrossGoAndSQL(t *testing.T) {
 	env := newDBEnv(t, nil)
 	env.addTransfer(t, store.NewTransfer{ID: "trf_a", DomainName: "a.example"}, nil, nil)
 	env.addTransfer(t, store.NewTransfer{ID: "trf_b", DomainName: "b.example"}, nil, nil)
-	client, err := NewInsertClient(env.pool, env.logger)
-	require.NoError(t, err)
+	requireDeduplicatedBothOrders(t, env, env.store.EnqueueTransferRetry,
+		func(id string) river.JobArgs { return TransferRetryArgs{TransferID: id} }, "trf_a", "trf_b")
 
-	res, err := client.Insert(ctx, TransferRetryArgs{TransferID: "trf_a"}, nil)
-	require.NoError(t, err)
-	require.False(t, res.UniqueSkippedAsDuplicate)
-	_, inserted, err := env.store.EnqueueTransferRetry(ctx, "trf_a")
-	require.NoError(t, err)
-	require.False(t, inserted, "SQL sees the job inserted from Go")
-
-	jobID, inserted, err := env.store.EnqueueTransferRetry(ctx, "trf_b")
-	require.NoError(t, err)
-	require.True(t, inserted)
-	res, err = client.Insert(ctx, TransferRetryArgs{TransferID: "trf_b"}, nil)
-	require.NoError(t, err)
-	require.True(t, res.UniqueSkippedAsDuplicate, "Go sees the job inserted from SQL")
-	require.Equal(t, jobID, res.Job.ID)
-
-	_, _, err = env.store.EnqueueTransferRetry(ctx, "trf_missing")
+	_, _, err := env.store.EnqueueTransferRetry(ctx, "trf_missing")
 	require.ErrorIs(t, err, store.ErrTransferNotFound)
 	_, _, err = env.store.EnqueueTransferRetry(ctx, "dom_a")
 	require.ErrorContains(t, err, "invalid transfer id")

@@ -214,25 +214,8 @@ func TestEnqueueDeduplicatesAcrossGoAndSQL(t *testing.T) {
 	env := newDBEnv(t, nil)
 	env.addDomain(t, "dom_a", registrar.StatusActive)
 	env.addDomain(t, "dom_b", registrar.StatusActive)
-	client, err := NewInsertClient(env.pool, env.logger)
-	require.NoError(t, err)
-
-	// Go first, then SQL.
-	res, err := client.Insert(ctx, StatusSyncArgs{DomainID: "dom_a"}, nil)
-	require.NoError(t, err)
-	require.False(t, res.UniqueSkippedAsDuplicate)
-	_, inserted, err := env.store.EnqueueStatusSync(ctx, "dom_a")
-	require.NoError(t, err)
-	require.False(t, inserted, "SQL sees the job inserted from Go")
-
-	// SQL first, then Go.
-	jobID, inserted, err := env.store.EnqueueStatusSync(ctx, "dom_b")
-	require.NoError(t, err)
-	require.True(t, inserted)
-	res, err = client.Insert(ctx, StatusSyncArgs{DomainID: "dom_b"}, &river.InsertOpts{Priority: PrioritySweep})
-	require.NoError(t, err)
-	require.True(t, res.UniqueSkippedAsDuplicate, "Go sees the job inserted from SQL")
-	require.Equal(t, jobID, res.Job.ID)
+	jobID := requireDeduplicatedBothOrders(t, env, env.store.EnqueueStatusSync,
+		func(id string) river.JobArgs { return StatusSyncArgs{DomainID: id} }, "dom_a", "dom_b")
 
 	// The SQL-built row is the row Go would build.
 	var goKey, sqlKey []byte
@@ -248,7 +231,7 @@ func TestEnqueueDeduplicatesAcrossGoAndSQL(t *testing.T) {
 	require.Equal(t, goKey, sqlKeyForA)
 
 	// A finished job does not block the next one.
-	_, err = env.pool.Exec(ctx, `UPDATE regsync.river_job SET state = 'completed', finalized_at = now() WHERE args->>'domain_id' = 'dom_b'`)
+	_, err := env.pool.Exec(ctx, `UPDATE regsync.river_job SET state = 'completed', finalized_at = now() WHERE args->>'domain_id' = 'dom_b'`)
 	require.NoError(t, err)
 	newID, inserted, err := env.store.EnqueueStatusSync(ctx, "dom_b")
 	require.NoError(t, err)
@@ -260,6 +243,37 @@ func TestEnqueueDeduplicatesAcrossGoAndSQL(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrDomainNotFound)
 	_, _, err = env.store.EnqueueStatusSync(ctx, `dom_x","kind":"evil`)
 	require.ErrorContains(t, err, "invalid domain id")
+}
+
+// requireDeduplicatedBothOrders enqueues a job for first from Go, then
+// through the SQL function enqueue, and one for second the other way
+// round, and requires each second insert to be dropped as a duplicate of
+// the first. It returns the id of second's job.
+func requireDeduplicatedBothOrders(t *testing.T, env *dbEnv, enqueue func(context.Context, string) (int64, bool, error),
+	newArgs func(id string) river.JobArgs, first, second string,
+) int64 {
+	t.Helper()
+	ctx := context.Background()
+	client, err := NewInsertClient(env.pool, env.logger)
+	require.NoError(t, err)
+
+	// Go first, then SQL.
+	res, err := client.Insert(ctx, newArgs(first), nil)
+	require.NoError(t, err)
+	require.False(t, res.UniqueSkippedAsDuplicate)
+	_, inserted, err := enqueue(ctx, first)
+	require.NoError(t, err)
+	require.False(t, inserted, "SQL sees the job inserted from Go")
+
+	// SQL first, then Go; the sweep's lower priority is no different job.
+	jobID, inserted, err := enqueue(ctx, second)
+	require.NoError(t, err)
+	require.True(t, inserted)
+	res, err = client.Insert(ctx, newArgs(second), &river.InsertOpts{Priority: PrioritySweep})
+	require.NoError(t, err)
+	require.True(t, res.UniqueSkippedAsDuplicate, "Go sees the job inserted from SQL")
+	require.Equal(t, jobID, res.Job.ID)
+	return jobID
 }
 
 func TestJobsInsertedWithRawSQL(t *testing.T) {
