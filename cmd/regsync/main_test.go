@@ -18,8 +18,14 @@ import (
 
 	"github.com/regsync/regsync/internal/pgtest"
 	"github.com/regsync/regsync/internal/secret"
+	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/registrar/sim"
 )
+
+// testClient has a transport of its own: httptest.Server.Close closes the
+// idle connections of http.DefaultTransport, which can break a request of a
+// parallel test that has just picked one.
+var testClient = registrar.NewHTTPClient()
 
 func TestMain(m *testing.M) { pgtest.RunMain(m) }
 
@@ -185,7 +191,7 @@ func freeAddr(t *testing.T) string {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := testClient.Get(url)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -243,7 +249,7 @@ func TestServe(t *testing.T) {
 	req, err := http.NewRequest(http.MethodPost, "http://"+apiAddr+"/api/v2/domains/dom_served/actions/status-sync", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	require.NoError(t, err)
 	var synced map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&synced))
@@ -261,7 +267,7 @@ func TestServe(t *testing.T) {
 		req, err := http.NewRequest(http.MethodGet, base+"/riverui/api/jobs?state=completed", nil)
 		require.NoError(t, err)
 		req.SetBasicAuth(user, password)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)

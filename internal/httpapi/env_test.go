@@ -32,6 +32,11 @@ import (
 	"github.com/regsync/regsync/worker"
 )
 
+// testClient has a transport of its own: httptest.Server.Close closes the
+// idle connections of http.DefaultTransport, which can break a request of a
+// parallel test that has just picked one.
+var testClient = registrar.NewHTTPClient()
+
 func TestMain(m *testing.M) { pgtest.RunMain(m) }
 
 // options change what newEnv builds.
@@ -245,7 +250,7 @@ func (e *env) request(method, path, token, body string) *http.Request {
 
 // roundTrip sends req and reads the whole answer.
 func roundTrip(req *http.Request) (*http.Response, []byte, error) {
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}

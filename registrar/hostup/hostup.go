@@ -42,7 +42,7 @@ type Config struct {
 	Timeout time.Duration
 	// MaxResponseBytes is the largest response body read; 1 MiB by default.
 	MaxResponseBytes int64
-	// HTTPClient sends the requests; http.DefaultClient when nil.
+	// HTTPClient sends the requests; [registrar.NewHTTPClient] when nil.
 	HTTPClient *http.Client
 }
 
@@ -74,7 +74,7 @@ func New(cfg Config) (*Client, error) {
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = registrar.NewHTTPClient()
 	}
 	return &Client{cfg: cfg, http: hc}, nil
 }

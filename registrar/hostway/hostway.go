@@ -98,8 +98,8 @@ type Config struct {
 	// MaxResponseBytes is the largest response body read; 64 KiB by default,
 	// since resets answer no body and status answers are small.
 	MaxResponseBytes int64
-	// HTTPClient sends the requests; http.DefaultClient when nil. The client
-	// uses a copy of it that does not follow redirects.
+	// HTTPClient sends the requests; [registrar.NewHTTPClient] when nil. The
+	// client uses a copy of it that does not follow redirects.
 	HTTPClient *http.Client
 }
 
@@ -132,7 +132,10 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	hc := *cmp.Or(cfg.HTTPClient, http.DefaultClient)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = registrar.NewHTTPClient()
+	}
+	hc := *cfg.HTTPClient
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{cfg: cfg, http: &hc}, nil
 }

@@ -14,8 +14,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/registrar/sim"
 )
+
+// testClient has a transport of its own: httptest.Server.Close closes the
+// idle connections of http.DefaultTransport, which can break a request of a
+// parallel test that has just picked one.
+var testClient = registrar.NewHTTPClient()
 
 const testToken = "test-token"
 
@@ -46,7 +52,7 @@ func do(t *testing.T, method, url, token, body string) (*http.Response, []byte) 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -247,7 +253,7 @@ func TestHandlerTimeout(t *testing.T) {
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	start := time.Now()
-	_, err = http.DefaultClient.Do(req)
+	_, err = testClient.Do(req)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), 5*time.Second)
 }
