@@ -1,7 +1,9 @@
 package registrar
 
 import (
+	"net"
 	"net/http"
+	"time"
 )
 
 // maxIdleConnsPerHost keeps enough idle connections to one registrar for a
@@ -10,12 +12,19 @@ import (
 const maxIdleConnsPerHost = 64
 
 // NewHTTPClient returns the client an HTTP adapter uses when its caller
-// supplies none. It has a transport of its own, cloned from
-// [http.DefaultTransport], so that its connection pool is sized for the
-// worker and nothing else in the process that closes the default transport's
-// idle connections can break a request in flight.
+// supplies none. Its transport has net/http's default settings except for
+// a connection pool sized for the worker, and is its own, so that nothing
+// else in the process that closes the default transport's idle
+// connections can break a request in flight.
 func NewHTTPClient() *http.Client {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = maxIdleConnsPerHost
-	return &http.Client{Transport: transport}
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+	}}
 }
