@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,16 +62,55 @@ func scanDomain(row pgx.Row) (Domain, error) {
 }
 
 // Domain returns the domain with the given id, or an error wrapping
-// [ErrDomainNotFound].
-func (s *Store) Domain(ctx context.Context, id string) (Domain, error) {
-	d, err := scanDomain(s.pool.QueryRow(ctx, `SELECT `+domainColumns+` FROM regsync.domains WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
+// [ErrDomainNotFound]. Concurrent calls share statements; a call waits for
+// its statement, which is bounded by its own timeout, whatever ctx says.
+func (s *Store) Domain(_ context.Context, id string) (Domain, error) {
+	d, err := s.domainReads.do(id)
+	switch {
+	case err != nil:
+		return Domain{}, err
+	case d.ID == "":
 		return Domain{}, fmt.Errorf("domain %s: %w", id, ErrDomainNotFound)
 	}
-	if err != nil {
-		return Domain{}, fmt.Errorf("read domain %s: %w", id, err)
-	}
 	return d, nil
+}
+
+func newDomainReads(s *Store) *batcher[string, Domain] {
+	return &batcher[string, Domain]{
+		key: func(id string) string { return id },
+		run: s.readDomains,
+	}
+}
+
+// readDomains reads the domains with the given ids, in their order; a
+// domain that does not exist is returned as the zero Domain.
+func (s *Store) readDomains(ctx context.Context, ids []string) ([]Domain, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+domainColumns+` FROM regsync.domains WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", domainsNamed(ids), err)
+	}
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Domain, error) { return scanDomain(row) })
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", domainsNamed(ids), err)
+	}
+	byID := make(map[string]Domain, len(found))
+	for _, d := range found {
+		byID[d.ID] = d
+	}
+	domains := make([]Domain, len(ids))
+	for i, id := range ids {
+		domains[i] = byID[id]
+	}
+	return domains, nil
+}
+
+// domainsNamed names the domains of a batch for an error: the domain id
+// when there is one, the count otherwise.
+func domainsNamed(ids []string) string {
+	if len(ids) == 1 {
+		return "domain " + ids[0]
+	}
+	return fmt.Sprintf("%d domains", len(ids))
 }
 
 // AddDomains inserts domains in one COPY; they are due for a sync at once.
@@ -130,85 +168,41 @@ type SyncUpdate struct {
 	NextSyncAt time.Time
 }
 
-// domainSyncUpdate is the domain update of a sync's last write; $1 to $6
-// are the domain id and the fields of [SyncUpdate].
-const domainSyncUpdate = `
-	UPDATE regsync.domains SET
-		status = coalesce(nullif($3, ''), status),
-		version = version + CASE WHEN $3 <> '' AND $3 <> status THEN 1 ELSE 0 END,
-		unconfirmed_from_status = CASE WHEN $4 OR $3 <> '' THEN NULL ELSE unconfirmed_from_status END,
-		last_synced_at = CASE WHEN $5 THEN now() ELSE last_synced_at END,
-		next_sync_at = $6
-	WHERE id = $1 AND ($2::bigint = 0 OR version = $2)`
-
-func (u SyncUpdate) args(domainID string) []any {
-	return []any{domainID, u.IfVersion, string(u.SetStatus), u.Settle, u.Synced, u.NextSyncAt}
-}
-
 // FinishSync ends a sync: it updates the domain as u says and appends the
-// outcome o, atomically and in one round trip, and reports whether the
-// domain update matched. When u is Required and the update does not
-// match, it writes nothing and returns an error wrapping
-// [ErrVersionConflict].
-func (s *Store) FinishSync(ctx context.Context, u SyncUpdate, o Outcome) (bool, error) {
-	args := append(u.args(o.ID), u.Required)
-	args = append(args, outcomeArgs(o)...)
-	var matched, recorded bool
-	err := s.pool.QueryRow(ctx, `
-		WITH updated AS (`+domainSyncUpdate+` RETURNING id),
-		recorded AS (
-			INSERT INTO regsync.status_sync_outcomes (`+outcomeColumns+`)
-			SELECT `+placeholders(8, len(args)-7)+`
-			WHERE NOT $7::bool OR EXISTS (SELECT 1 FROM updated)
-			RETURNING id
-		)
-		SELECT EXISTS (SELECT 1 FROM updated), EXISTS (SELECT 1 FROM recorded)`, args...).Scan(&matched, &recorded)
+// outcome o, atomically, and reports whether the domain update matched.
+// When u is Required and the update does not match, it writes nothing and
+// returns an error wrapping [ErrVersionConflict]. Concurrent calls share
+// statements and commits; a call waits for its statement, which is bounded
+// by its own timeout, whatever ctx says, so that it never reports a
+// failure for a write that then commits.
+func (s *Store) FinishSync(_ context.Context, u SyncUpdate, o Outcome) (bool, error) {
+	w := syncWrite{domainID: o.ID, update: u, ifMatched: o}
+	if !u.Required {
+		w.ifUnmatched = &o
+	}
+	r, err := s.syncWrites.do(w)
 	switch {
 	case err != nil:
-		return false, fmt.Errorf("finish sync of domain %s: %w", o.ID, err)
-	case !recorded:
+		return false, err
+	case !r.recorded:
 		return false, fmt.Errorf("finish sync of domain %s at version %d: %w", o.ID, u.IfVersion, ErrVersionConflict)
 	}
-	return matched, nil
+	return r.matched, nil
 }
 
 // FinishRevert ends a sync that reverts a change: it updates the domain as
-// u says and, in the same transaction, appends reverted when the update
-// matched or kept when the domain had changed meanwhile. It returns the
-// outcome it recorded.
-func (s *Store) FinishRevert(ctx context.Context, u SyncUpdate, reverted, kept Outcome) (Outcome, error) {
-	var o Outcome
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, domainSyncUpdate, u.args(reverted.ID)...)
-		if err != nil {
-			return fmt.Errorf("revert domain %s: %w", reverted.ID, err)
-		}
-		o = kept
-		if tag.RowsAffected() == 1 {
-			o = reverted
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO regsync.status_sync_outcomes (`+outcomeColumns+`) VALUES (`+placeholders(1, len(outcomeArgs(o)))+`)`, outcomeArgs(o)...)
-		if err != nil {
-			return fmt.Errorf("record outcome of domain %s: %w", o.ID, err)
-		}
-		return nil
-	})
-	if err != nil {
+// u says and, atomically, appends reverted when the update matched or kept
+// when the domain had changed meanwhile. It returns the outcome it
+// recorded.
+func (s *Store) FinishRevert(_ context.Context, u SyncUpdate, reverted, kept Outcome) (Outcome, error) {
+	r, err := s.syncWrites.do(syncWrite{domainID: reverted.ID, update: u, ifMatched: reverted, ifUnmatched: &kept})
+	switch {
+	case err != nil:
 		return Outcome{}, err
+	case r.matched:
+		return reverted, nil
 	}
-	return o, nil
-}
-
-// placeholders returns "$first, ..., $(first+n-1)".
-func placeholders(first, n int) string {
-	var b strings.Builder
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", first+i)
-	}
-	return b.String()
+	return kept, nil
 }
 
 // ClaimDueDomains claims up to limit domains whose next sync is due, in tx,

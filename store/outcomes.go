@@ -56,6 +56,16 @@ const outcomeColumns = `domain_id, domain_name, registrar, previous_status, new_
 	raw_status_first, raw_status_second, registrar_request_id,
 	job_id, attempt, job_attempted_at, started_at, finished_at`
 
+// outcomeColumnTypes are the SQL types of outcomeColumns, in order.
+var outcomeColumnTypes = []string{
+	"text", "text", "text", "text", "text",
+	"bool", "bool", "bool", "text", "text",
+	"bool", "bool", "text",
+	"bool", "bool", "text",
+	"text", "text", "text",
+	"int8", "int4", "timestamptz", "timestamptz", "timestamptz",
+}
+
 func outcomeArgs(o Outcome) []any {
 	var jobID *int64
 	if o.JobID != 0 {

@@ -23,10 +23,19 @@ var (
 // Store reads and writes regsync's tables through a connection pool.
 type Store struct {
 	pool *pgxpool.Pool
+	// domainReads and syncWrites batch the reads and writes of concurrent
+	// syncs.
+	domainReads *batcher[string, Domain]
+	syncWrites  *batcher[syncWrite, syncWritten]
 }
 
 // New returns a Store using pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store {
+	s := &Store{pool: pool}
+	s.domainReads = newDomainReads(s)
+	s.syncWrites = newSyncWrites(s)
+	return s
+}
 
 // Pool returns the pool the store uses, for callers that share its
 // transactions (the sweep inserts jobs in the transaction that claims
