@@ -31,10 +31,10 @@ func newSyncWrites(s *Store) *batcher[syncWrite, syncWritten] {
 }
 
 // finishSyncsSQL updates the domains of a batch by compare-and-set and
-// appends, for each, the outcome for whether its update matched. $1 to $7
+// appends, for each, the outcome for whether its update matched. $1 to $6
 // are the writes' domain ids and [SyncUpdate] fields, one element per
-// write; the rest are the outcome columns plus when_matched, one element
-// per outcome.
+// write; $7 on are the outcome columns and, last, when_matched, one
+// element per outcome.
 var finishSyncsSQL = `
 	WITH input AS (
 		SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::bool[], $5::bool[], $6::timestamptz[])
