@@ -33,12 +33,33 @@ var (
 	ErrUnavailable = errors.New("registrar unavailable")
 )
 
-// FieldError is one field-level validation error reported by a registrar.
+// FieldError is one entry of a [Problem]'s errors: what is wrong where in
+// the request.
 type FieldError struct {
+	// Pointer is a JSON pointer into the request: "" for the whole body.
 	Pointer string `json:"pointer"`
 	Detail  string `json:"detail"`
 	Code    string `json:"code"`
 }
+
+// Problem is an RFC 7807 problem document as the Hostup API v2 writes it.
+// The simulator answers with it, and so does regsync's own API, which
+// serves the same calls.
+type Problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail"`
+	Code      string       `json:"code"`
+	Instance  string       `json:"instance"`
+	RequestID string       `json:"requestId"`
+	Timestamp string       `json:"timestamp"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// ProblemTimestampLayout is the layout of [Problem].Timestamp: RFC 3339 in
+// UTC with milliseconds.
+const ProblemTimestampLayout = "2006-01-02T15:04:05.000Z"
 
 // APIError is an error answer from a registrar's API. It keeps what the
 // registrar said so that it can be recorded; it never holds request secrets.

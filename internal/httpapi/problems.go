@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
+
+	"github.com/regsync/regsync/registrar"
 )
 
 // The problem codes; the package documentation lists them with their
@@ -62,43 +64,16 @@ const (
 	fieldTooLarge     = "too_large"
 )
 
-// fieldError is one entry of a problem's errors: what is wrong where in
-// the request.
-type fieldError struct {
-	// Pointer is a JSON pointer: "" for the whole body, /accountNumber and
-	// /domainName for path parameters, /authInfo for a body field.
-	Pointer string `json:"pointer"`
-	Detail  string `json:"detail"`
-	Code    string `json:"code"`
-}
-
-// problem is an RFC 7807 problem in the shape of the Hostup API's.
-type problem struct {
-	Type      string       `json:"type"`
-	Title     string       `json:"title"`
-	Status    int          `json:"status"`
-	Detail    string       `json:"detail"`
-	Code      string       `json:"code"`
-	Instance  string       `json:"instance"`
-	RequestID string       `json:"requestId"`
-	Timestamp string       `json:"timestamp"`
-	Errors    []fieldError `json:"errors,omitempty"`
-}
-
-// timestampLayout is RFC 3339 in UTC with milliseconds, as the Hostup API
-// writes it.
-const timestampLayout = "2006-01-02T15:04:05.000Z"
-
 // problem answers the problem with code, detail saying what happened in
 // this request and errors saying where. Neither may hold a secret.
-func (a *api) problem(w http.ResponseWriter, r *http.Request, code, detail string, errs []fieldError) {
+func (a *api) problem(w http.ResponseWriter, r *http.Request, code, detail string, errs []registrar.FieldError) {
 	kind := problemKinds[code]
 	req := requestOf(r)
 	req.code = code
 	// Marshal cannot fail on strings and numbers.
-	body, _ := json.Marshal(problem{
+	body, _ := json.Marshal(registrar.Problem{
 		Type: problemTypeBase + code, Title: kind.title, Status: kind.status, Detail: detail, Code: code,
-		Instance: r.URL.EscapedPath(), RequestID: req.id, Timestamp: a.now().UTC().Format(timestampLayout), Errors: errs,
+		Instance: r.URL.EscapedPath(), RequestID: req.id, Timestamp: a.now().UTC().Format(registrar.ProblemTimestampLayout), Errors: errs,
 	})
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(kind.status)

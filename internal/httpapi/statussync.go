@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/store"
 )
 
@@ -94,40 +95,40 @@ func (a *api) writeOutcome(w http.ResponseWriter, r *http.Request, output json.R
 
 // readBody reads the request body, at most maxBody bytes; a longer body is
 // a field error.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, []fieldError) {
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, []registrar.FieldError) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return nil, []fieldError{{Pointer: "", Code: fieldTooLarge, Detail: fmt.Sprintf("The body is larger than %d bytes.", maxBody)}}
+		return nil, []registrar.FieldError{{Pointer: "", Code: fieldTooLarge, Detail: fmt.Sprintf("The body is larger than %d bytes.", maxBody)}}
 	case err != nil:
-		return nil, []fieldError{{Pointer: "", Code: fieldInvalidJSON, Detail: "The body could not be read."}}
+		return nil, []registrar.FieldError{{Pointer: "", Code: fieldInvalidJSON, Detail: "The body could not be read."}}
 	}
 	return body, nil
 }
 
 // checkEmptyObject returns the field errors of a body that is neither
 // empty nor an empty JSON object.
-func checkEmptyObject(body []byte) []fieldError {
+func checkEmptyObject(body []byte) []registrar.FieldError {
 	fields, errs := decodeObject(body)
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
-		errs = append(errs, fieldError{Pointer: pointerTo(name), Code: fieldUnknownField, Detail: "The body takes no fields."})
+		errs = append(errs, registrar.FieldError{Pointer: pointerTo(name), Code: fieldUnknownField, Detail: "The body takes no fields."})
 	}
 	return errs
 }
 
 // decodeObject decodes a body that is empty (nil fields) or one JSON
 // object. The errors never quote the body.
-func decodeObject(body []byte) (map[string]json.RawMessage, []fieldError) {
+func decodeObject(body []byte) (map[string]json.RawMessage, []registrar.FieldError) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
 	if !json.Valid(body) {
-		return nil, []fieldError{{Pointer: "", Code: fieldInvalidJSON, Detail: "The body is not valid JSON."}}
+		return nil, []registrar.FieldError{{Pointer: "", Code: fieldInvalidJSON, Detail: "The body is not valid JSON."}}
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return nil, []fieldError{{Pointer: "", Code: fieldInvalidType, Detail: "The body must be a JSON object."}}
+		return nil, []registrar.FieldError{{Pointer: "", Code: fieldInvalidType, Detail: "The body must be a JSON object."}}
 	}
 	return fields, nil
 }

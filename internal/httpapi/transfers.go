@@ -30,12 +30,12 @@ func (a *api) resetTransfer(w http.ResponseWriter, r *http.Request) {
 	}
 	account := r.PathValue("accountNumber")
 	if !accountNumberPattern.MatchString(account) {
-		errs = append(errs, fieldError{Pointer: "/accountNumber", Code: fieldInvalidValue,
+		errs = append(errs, registrar.FieldError{Pointer: "/accountNumber", Code: fieldInvalidValue,
 			Detail: "The account number must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit."})
 	}
 	domain, err := domainname.Normalize(r.PathValue("domainName"))
 	if err != nil {
-		errs = append(errs, fieldError{Pointer: "/domainName", Code: fieldInvalidValue, Detail: err.Error()})
+		errs = append(errs, registrar.FieldError{Pointer: "/domainName", Code: fieldInvalidValue, Detail: err.Error()})
 	}
 	if errs != nil {
 		a.problem(w, r, codeInvalidRequest, "The request is invalid; see errors.", errs)
@@ -90,20 +90,20 @@ func (a *api) resetTransfer(w http.ResponseWriter, r *http.Request) {
 // decodeResetBody decodes a transfer reset's body: empty, or a JSON object
 // with at most the field authInfo, a valid authInfo. The errors never
 // quote the body.
-func decodeResetBody(body []byte) (authInfo string, ok bool, errs []fieldError) {
+func decodeResetBody(body []byte) (authInfo string, ok bool, errs []registrar.FieldError) {
 	fields, errs := decodeObject(body)
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		raw := fields[name]
 		if name != "authInfo" {
-			errs = append(errs, fieldError{Pointer: pointerTo(name), Code: fieldUnknownField, Detail: "The only field is authInfo."})
+			errs = append(errs, registrar.FieldError{Pointer: pointerTo(name), Code: fieldUnknownField, Detail: "The only field is authInfo."})
 			continue
 		}
 		if err := json.Unmarshal(raw, &authInfo); err != nil || string(raw) == "null" {
-			errs = append(errs, fieldError{Pointer: "/authInfo", Code: fieldInvalidType, Detail: "authInfo must be a string."})
+			errs = append(errs, registrar.FieldError{Pointer: "/authInfo", Code: fieldInvalidType, Detail: "authInfo must be a string."})
 			continue
 		}
 		if err := registrar.ValidateAuthInfo(authInfo); err != nil {
-			errs = append(errs, fieldError{Pointer: "/authInfo", Code: fieldInvalidValue, Detail: err.Error()})
+			errs = append(errs, registrar.FieldError{Pointer: "/authInfo", Code: fieldInvalidValue, Detail: err.Error()})
 			continue
 		}
 		ok = true

@@ -105,19 +105,6 @@ type syncResponse struct {
 	DoubleSyncError       *string `json:"doubleSyncError"`
 }
 
-// problemResponse is an RFC 7807 problem as Hostup sends it.
-type problemResponse struct {
-	Type      string                 `json:"type"`
-	Title     string                 `json:"title"`
-	Status    int                    `json:"status"`
-	Detail    string                 `json:"detail"`
-	Code      string                 `json:"code"`
-	Instance  string                 `json:"instance"`
-	RequestID string                 `json:"requestId"`
-	Timestamp string                 `json:"timestamp"`
-	Errors    []registrar.FieldError `json:"errors,omitempty"`
-}
-
 // scriptRequest is the body of PUT /sim/domains/{id}.
 type scriptRequest struct {
 	Name     string   `json:"name"`
@@ -268,7 +255,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail, re
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(problemResponse{
+	_ = json.NewEncoder(w).Encode(registrar.Problem{
 		Type:      "https://developer.hostup.se/errors/" + p.code,
 		Title:     http.StatusText(status),
 		Status:    status,
@@ -276,7 +263,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail, re
 		Code:      p.code,
 		Instance:  r.URL.Path,
 		RequestID: requestID,
-		Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		Timestamp: time.Now().UTC().Format(registrar.ProblemTimestampLayout),
 		Errors:    fieldErrs,
 	})
 }
