@@ -7,7 +7,10 @@
 // and passes the shared conformance suite in registrar/registrartest.
 package registrar
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Domain identifies a domain to a registrar adapter.
 type Domain struct {
@@ -27,6 +30,13 @@ type StatusReading struct {
 	Status Status
 	// RequestID is the registrar's request identifier, if it sent one.
 	RequestID string
+	// ExpiresAt is when the registration expires, as the registrar or
+	// registry reports it; zero when the adapter does not report one.
+	ExpiresAt time.Time
+	// Sponsor identifies the registrar that sponsors the domain at the
+	// registry (the EPP clID, or the IANA id of the RDAP registrar entity);
+	// empty when the adapter does not report one.
+	Sponsor string
 }
 
 // Registrar reads a domain's current status from a registrar.

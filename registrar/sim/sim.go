@@ -39,6 +39,11 @@
 // A domain that was never scripted is unknown to the registrar: reading it
 // fails like !404.
 //
+// [Sim.SetInfo] gives a domain the registry facts beside its status, its
+// expiry date and sponsoring registrar, which every successful read then
+// reports; [Sim.DomainByName] finds a scripted domain by name, for servers
+// of protocols that address domains by name (EPP, RDAP).
+//
 // With [Config.FaultRate] above zero, each read of a scripted domain may
 // instead fail with a random transient fault (!500, !502, !503 or !429),
 // drawn from a generator seeded with [Config.Seed]; such a read does not
@@ -142,6 +147,8 @@ type Sim struct {
 	mu          sync.Mutex
 	rng         *rand.Rand
 	domains     map[string]*script
+	byName      map[string]string // domain name -> domain id
+	info        map[string]DomainInfo
 	reads       map[string]int
 	transfers   map[string]*transferScript // by domain name
 	resetCounts map[string]int             // by domain name
@@ -213,6 +220,8 @@ func New(cfg Config) (*Sim, error) {
 		cfg:         cfg,
 		rng:         rand.New(rand.NewPCG(seed, seed)),
 		domains:     make(map[string]*script),
+		byName:      make(map[string]string),
+		info:        make(map[string]DomainInfo),
 		reads:       make(map[string]int),
 		transfers:   make(map[string]*transferScript),
 		resetCounts: make(map[string]int),
@@ -242,9 +251,39 @@ func (s *Sim) Script(domainID, name string, entries []string, cycle bool) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old, ok := s.domains[domainID]; ok {
+		delete(s.byName, old.name)
+	}
 	s.domains[domainID] = &script{name: name, steps: steps, cycle: cycle}
+	if name != "" {
+		s.byName[name] = domainID
+	}
 	s.reads[domainID] = 0
 	return nil
+}
+
+// DomainInfo is what the registrar reports of a domain besides its status.
+type DomainInfo struct {
+	// ExpiresAt is the registration's expiry; zero reports none.
+	ExpiresAt time.Time
+	// Sponsor is the sponsoring registrar's id; empty reports none.
+	Sponsor string
+}
+
+// SetInfo sets what successful reads of the domain report besides its
+// status, replacing any earlier info.
+func (s *Sim) SetInfo(domainID string, info DomainInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.info[domainID] = info
+}
+
+// DomainByName returns the scripted domain with the given name.
+func (s *Sim) DomainByName(name string) (registrar.Domain, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.byName[name]
+	return registrar.Domain{ID: id, Name: name}, ok
 }
 
 // parseEntry parses one script entry.
@@ -297,7 +336,10 @@ func (s *Sim) ReadStatus(ctx context.Context, domain registrar.Domain) (registra
 	}
 	switch r.step.kind {
 	case kindStatus:
-		return registrar.StatusReading{Raw: r.step.raw, Status: registrar.MapHostup(r.step.raw), RequestID: r.requestID}, nil
+		return registrar.StatusReading{
+			Raw: r.step.raw, Status: registrar.MapHostup(r.step.raw), RequestID: r.requestID,
+			ExpiresAt: r.info.ExpiresAt, Sponsor: r.info.Sponsor,
+		}, nil
 	case kindTimeout:
 		<-ctx.Done()
 		return registrar.StatusReading{}, fmt.Errorf("%s: read status of %s timed out: %w: %w", s.cfg.Name, domain.ID, registrar.ErrUnavailable, ctx.Err())
@@ -328,6 +370,7 @@ func (s *Sim) apiError(st step, requestID string) *registrar.APIError {
 type reading struct {
 	step      step
 	name      string
+	info      DomainInfo
 	requestID string
 }
 
@@ -342,7 +385,7 @@ func (s *Sim) read(ctx context.Context, domainID string) (reading, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reads[domainID]++
-	r := reading{requestID: s.newRequestIDLocked()}
+	r := reading{requestID: s.newRequestIDLocked(), info: s.info[domainID]}
 	sc, ok := s.domains[domainID]
 	switch {
 	case !ok:

@@ -334,3 +334,28 @@ func TestConcurrentReads(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, fmt.Sprintf("sim_%d", domains*2*reads+1), r.RequestID, "request ids are unique")
 }
+
+// TestInfoAndLookupByName checks that a domain's registry facts come with
+// every successful read, and that a rescripted domain is found under its
+// new name only.
+func TestInfoAndLookupByName(t *testing.T) {
+	t.Parallel()
+
+	s := newSim(t, sim.DefaultConfig())
+	require.NoError(t, s.Script("dom_info", "old-name.example", []string{"active", "!503"}, false))
+	require.NoError(t, s.Script("dom_info", "info.example", []string{"active", "!503"}, false))
+	_, ok := s.DomainByName("old-name.example")
+	require.False(t, ok, "the old name is forgotten")
+	d, ok := s.DomainByName("info.example")
+	require.True(t, ok)
+	require.Equal(t, registrar.Domain{ID: "dom_info", Name: "info.example"}, d)
+
+	expires := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	s.SetInfo("dom_info", sim.DomainInfo{ExpiresAt: expires, Sponsor: "1234"})
+	r, err := s.ReadStatus(context.Background(), d)
+	require.NoError(t, err)
+	require.Equal(t, expires, r.ExpiresAt)
+	require.Equal(t, "1234", r.Sponsor)
+	_, err = s.ReadStatus(context.Background(), d)
+	require.ErrorIs(t, err, registrar.ErrUnavailable)
+}
