@@ -50,6 +50,50 @@ const timeoutBound = 5 * time.Second
 // adapter serves backend with [sim.Handler] and points at that server.
 func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar.Registrar) {
 	t.Helper()
+	RunWith(t, newAdapter, Options{})
+}
+
+// Options adapts [RunWith] to an adapter whose protocol spells statuses
+// and errors its own way, such as EPP or RDAP, served from the same
+// simulator.
+type Options struct {
+	// Raw returns the raw status the adapter reports for a status the suite
+	// scripts in the simulator's (Hostup's) vocabulary, and false when the
+	// protocol cannot express it, which skips that status. Nil means the
+	// adapter reports the scripted value itself.
+	Raw func(scripted string) (string, bool)
+	// NotHTTP says the adapter's errors are not HTTP answers: the suite
+	// checks their sentinels and permanence, not a [registrar.APIError]'s
+	// status, code and request id, and a rate limit need not carry its
+	// Retry-After.
+	NotHTTP bool
+	// Info says the adapter reports the registry facts beside the status:
+	// the expiry date and the sponsoring registrar.
+	Info bool
+}
+
+// raw returns the raw status the adapter should report for scripted.
+func (o Options) raw(scripted string) (string, bool) {
+	if o.Raw == nil {
+		return scripted, true
+	}
+	return o.Raw(scripted)
+}
+
+// RunWith is [Run] with options for adapters of other protocols.
+func RunWith(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar.Registrar, opts Options) {
+	t.Helper()
+	// want maps scripted statuses to the raw values the adapter reports.
+	want := func(t *testing.T, scripted ...string) []string {
+		t.Helper()
+		raws := make([]string, len(scripted))
+		for i, s := range scripted {
+			r, ok := opts.raw(s)
+			require.True(t, ok, "the protocol cannot express %q", s)
+			raws[i] = r
+		}
+		return raws
+	}
 
 	setup := func(t *testing.T) (*sim.Sim, registrar.Registrar) {
 		t.Helper()
@@ -91,7 +135,7 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 		for range 3 {
 			r, err := a.ReadStatus(context.Background(), d)
 			require.NoError(t, err)
-			require.Equal(t, "active", r.Raw)
+			require.Equal(t, want(t, "active")[0], r.Raw)
 			require.Equal(t, registrar.StatusActive, r.Status)
 			require.NotEmpty(t, r.RequestID)
 			require.NotContains(t, ids, r.RequestID)
@@ -105,7 +149,7 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 
 		backend, a := setup(t)
 		d := script(t, backend, "dom_successive", false, "pending", "active", "expired")
-		require.Equal(t, []string{"pending", "active", "expired", "expired"}, readRaws(t, a, d, 4))
+		require.Equal(t, want(t, "pending", "active", "expired", "expired"), readRaws(t, a, d, 4))
 	})
 
 	t.Run("CyclingStatuses", func(t *testing.T) {
@@ -113,7 +157,7 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 
 		backend, a := setup(t)
 		d := script(t, backend, "dom_flapping", true, "active", "expired")
-		require.Equal(t, []string{"active", "expired", "active", "expired"}, readRaws(t, a, d, 4))
+		require.Equal(t, want(t, "active", "expired", "active", "expired"), readRaws(t, a, d, 4))
 	})
 
 	t.Run("NormalizedStatusesRoundTrip", func(t *testing.T) {
@@ -121,16 +165,36 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 
 		backend, a := setup(t)
 		for _, s := range registrar.Statuses {
-			want := s
+			wantStatus := s
 			if s == registrar.StatusFraud {
-				want = registrar.StatusUnknown // a local decision, never a registrar reading
+				wantStatus = registrar.StatusUnknown // a local decision, never a registrar reading
+			}
+			wantRaw, ok := opts.raw(string(s))
+			if !ok {
+				continue
 			}
 			d := script(t, backend, "dom_"+string(s), false, string(s))
 			r, err := a.ReadStatus(context.Background(), d)
 			require.NoError(t, err)
-			require.Equal(t, string(s), r.Raw)
-			require.Equal(t, want, r.Status, "raw %q", s)
+			require.Equal(t, wantRaw, r.Raw)
+			require.Equal(t, wantStatus, r.Status, "raw %q", s)
 		}
+	})
+
+	t.Run("ExpiryAndSponsor", func(t *testing.T) {
+		t.Parallel()
+		if !opts.Info {
+			t.Skip("the adapter reports no expiry date or sponsor")
+		}
+
+		backend, a := setup(t)
+		d := script(t, backend, "dom_info", false, "active")
+		info := sim.DomainInfo{ExpiresAt: time.Date(2027, 6, 30, 23, 59, 59, 0, time.UTC), Sponsor: "9999"}
+		backend.SetInfo(d.ID, info)
+		r, err := a.ReadStatus(context.Background(), d)
+		require.NoError(t, err)
+		require.True(t, info.ExpiresAt.Equal(r.ExpiresAt), "expiry %s, want %s", r.ExpiresAt, info.ExpiresAt)
+		require.Equal(t, info.Sponsor, r.Sponsor)
 	})
 
 	t.Run("UnknownRawStatus", func(t *testing.T) {
@@ -140,7 +204,7 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 		d := script(t, backend, "dom_weird", false, "weird")
 		r, err := a.ReadStatus(context.Background(), d)
 		require.NoError(t, err)
-		require.Equal(t, "weird", r.Raw)
+		require.Equal(t, want(t, "weird")[0], r.Raw)
 		require.Equal(t, registrar.StatusUnknown, r.Status)
 	})
 
@@ -181,7 +245,7 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 				err := readErr(context.Background(), t, a, d)
 				require.ErrorIs(t, err, tt.sentinel)
 				require.Equal(t, tt.permanent, registrar.IsPermanent(err))
-				if tt.status != 0 {
+				if tt.status != 0 && !opts.NotHTTP {
 					var apiErr *registrar.APIError
 					require.ErrorAs(t, err, &apiErr)
 					require.Equal(t, tt.status, apiErr.Status)
@@ -189,7 +253,7 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 					require.NotEmpty(t, apiErr.Code)
 					require.NotEmpty(t, apiErr.RequestID)
 				}
-				require.Equal(t, []string{"active"}, readRaws(t, a, d, 1), "the adapter still works after the fault")
+				require.Equal(t, want(t, "active"), readRaws(t, a, d, 1), "the adapter still works after the fault")
 			})
 		}
 	})
@@ -199,13 +263,14 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 
 		backend, a := setup(t)
 		d := script(t, backend, "dom_limited", false, "!429", "!429:5s")
-		for _, want := range []time.Duration{time.Second, 5 * time.Second} {
+		for _, wait := range []time.Duration{time.Second, 5 * time.Second} {
 			err := readErr(context.Background(), t, a, d)
 			require.ErrorIs(t, err, registrar.ErrRateLimited)
 			require.False(t, registrar.IsPermanent(err))
-			got, ok := registrar.RetryAfter(err)
-			require.True(t, ok)
-			require.Equal(t, want, got)
+			if got, ok := registrar.RetryAfter(err); ok || !opts.NotHTTP {
+				require.True(t, ok)
+				require.Equal(t, wait, got)
+			}
 		}
 	})
 
@@ -230,6 +295,7 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 		backend, a := setup(t)
 		const domains, reads = 8, 10
 		entries := []string{"pending", "active", "suspended", "expired"}
+		raws := want(t, entries...)
 		var ds []registrar.Domain
 		for i := range domains {
 			ds = append(ds, script(t, backend, fmt.Sprintf("dom_c%d", i), true, entries[i%len(entries):]...))
@@ -239,11 +305,11 @@ func Run(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) registrar
 		errs := make(chan error, domains)
 		for i, d := range ds {
 			wg.Go(func() {
-				want := entries[i%len(entries):]
+				expect := raws[i%len(raws):]
 				for n := range reads {
 					r, err := a.ReadStatus(context.Background(), d)
-					if err == nil && r.Raw != want[n%len(want)] {
-						err = fmt.Errorf("read %d of %s: got %q, want %q", n, d.ID, r.Raw, want[n%len(want)])
+					if err == nil && r.Raw != expect[n%len(expect)] {
+						err = fmt.Errorf("read %d of %s: got %q, want %q", n, d.ID, r.Raw, expect[n%len(expect)])
 					}
 					if err != nil {
 						errs <- err
