@@ -15,9 +15,16 @@ import (
 var (
 	// ErrNotFound means the registrar does not know the domain (or transfer).
 	ErrNotFound = errors.New("not found at registrar")
-	// ErrUnauthorized means the registrar rejected the adapter's credentials
-	// or the account may not act on the object.
-	ErrUnauthorized = errors.New("not authorized by registrar")
+	// ErrUnauthorized means the registrar refused the adapter's credentials
+	// (HTTP 401, an EPP authentication error). It is the operator's problem,
+	// not the object's: a rotated or missing token refuses every request
+	// alike, so callers retry later and alert rather than give up on the
+	// domain or transfer.
+	ErrUnauthorized = errors.New("credentials refused by registrar")
+	// ErrForbidden means the registrar accepted the credentials but says the
+	// account may not act on this object (HTTP 403, an EPP authorization
+	// error): a transfer that belongs to another account, for example.
+	ErrForbidden = errors.New("forbidden by registrar")
 	// ErrRateLimited means the registrar asked the caller to slow down.
 	ErrRateLimited = errors.New("rate limited by registrar")
 	// ErrInvalidRequest means the registrar rejected the request as malformed;
@@ -103,8 +110,10 @@ func (e *APIError) Unwrap() error {
 	switch {
 	case e.Status == http.StatusNotFound:
 		return ErrNotFound
-	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+	case e.Status == http.StatusUnauthorized:
 		return ErrUnauthorized
+	case e.Status == http.StatusForbidden:
+		return ErrForbidden
 	case e.Status == http.StatusTooManyRequests:
 		return ErrRateLimited
 	case e.Status == http.StatusConflict:
@@ -119,10 +128,11 @@ func (e *APIError) Unwrap() error {
 }
 
 // IsPermanent reports whether retrying the same request cannot help: the
-// domain is unknown, the credentials are refused, or the request is invalid.
-// Rate limits, conflicts, unreadable answers and outages are not permanent.
+// object is unknown, the account may not act on it, or the request is
+// invalid. Refused credentials, rate limits, conflicts, unreadable answers
+// and outages are not permanent: they pass, or an operator fixes them.
 func IsPermanent(err error) bool {
-	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrInvalidRequest)
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrInvalidRequest)
 }
 
 // RetryAfter returns how long the registrar asked to wait before the next

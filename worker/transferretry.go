@@ -114,7 +114,7 @@ func resetResult(err error) string {
 		return "rate_limited"
 	case errors.Is(err, registrar.ErrInvalidRequest):
 		return "invalid"
-	case errors.Is(err, registrar.ErrUnauthorized):
+	case errors.Is(err, registrar.ErrForbidden), errors.Is(err, registrar.ErrUnauthorized):
 		return "forbidden"
 	case errors.Is(err, registrar.ErrNotFound):
 		return "closed"

@@ -232,7 +232,7 @@ func TestReadStatusProblems(t *testing.T) {
 		{
 			name:     "problem without detail or requestId",
 			answer:   answer{status: 403, body: `{"title":"Forbidden","code":"forbidden"}`, headers: map[string]string{"X-Request-Id": "req_h"}},
-			sentinel: registrar.ErrUnauthorized,
+			sentinel: registrar.ErrForbidden,
 			want:     registrar.APIError{Status: 403, Code: "forbidden", Detail: "Forbidden", RequestID: "req_h"},
 		},
 		{

@@ -27,8 +27,8 @@
 //	404 (otherwise)    [registrar.ErrNotFound], Code "not_found": no pending
 //	                   transfer order, the transfer is closed
 //	401                [registrar.ErrUnauthorized], Code "unauthorized": the
-//	                   API token was refused
-//	403                [registrar.ErrUnauthorized], Code "forbidden": the
+//	                   API token was refused; not permanent
+//	403                [registrar.ErrForbidden], Code "forbidden": the
 //	                   transfer belongs to another account; permanent
 //	409                [registrar.ErrConflict], Code "conflict": pending but
 //	                   not resettable now

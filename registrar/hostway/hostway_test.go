@@ -301,7 +301,7 @@ func TestResetTransferDocumentedAnswers(t *testing.T) {
 			apiErr: registrar.APIError{Status: 404, Code: "not_found", RequestID: "req_hw_404"},
 		},
 		{
-			file: "reset_403.http", sentinel: registrar.ErrUnauthorized, permanent: true,
+			file: "reset_403.http", sentinel: registrar.ErrForbidden, permanent: true,
 			apiErr: registrar.APIError{Status: 403, Code: "forbidden", RequestID: "req_hw_403"},
 		},
 		{
@@ -645,7 +645,7 @@ func TestReadTransferStatusErrors(t *testing.T) {
 		{"reset_400.http", registrar.ErrInvalidRequest, "bad_request"},
 		{"reset_404_bad_request.http", registrar.ErrInvalidRequest, "bad_request"},
 		{"reset_404_not_found.http", registrar.ErrNotFound, "not_found"},
-		{"reset_403.http", registrar.ErrUnauthorized, "forbidden"},
+		{"reset_403.http", registrar.ErrForbidden, "forbidden"},
 		{"reset_500.http", registrar.ErrUnavailable, "server_error"},
 	}
 	for _, tt := range tests {

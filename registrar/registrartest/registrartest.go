@@ -227,8 +227,8 @@ func RunWith(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) regis
 			status    int
 		}{
 			{"!400", registrar.ErrInvalidRequest, true, 400},
-			{"!401", registrar.ErrUnauthorized, true, 401},
-			{"!403", registrar.ErrUnauthorized, true, 403},
+			{"!401", registrar.ErrUnauthorized, false, 401},
+			{"!403", registrar.ErrForbidden, true, 403},
 			{"!404", registrar.ErrNotFound, true, 404},
 			{"!500", registrar.ErrUnavailable, false, 500},
 			{"!502", registrar.ErrUnavailable, false, 502},

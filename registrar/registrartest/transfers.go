@@ -131,8 +131,8 @@ func RunTransfers(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) 
 		}{
 			{"400", registrar.ErrInvalidRequest, true, 400, "bad_request"},
 			{"404bad", registrar.ErrInvalidRequest, true, 400, "bad_request"},
-			{"401", registrar.ErrUnauthorized, true, 401, "unauthorized"},
-			{"403", registrar.ErrUnauthorized, true, 403, "forbidden"},
+			{"401", registrar.ErrUnauthorized, false, 401, "unauthorized"},
+			{"403", registrar.ErrForbidden, true, 403, "forbidden"},
 			{"404", registrar.ErrNotFound, true, 404, "not_found"},
 			{"409", registrar.ErrConflict, false, 409, "conflict"},
 			{"500", registrar.ErrUnavailable, false, 500, "server_error"},
@@ -160,7 +160,7 @@ func RunTransfers(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) 
 					require.Equal(t, name, apiErr.Registrar)
 					require.NotEmpty(t, apiErr.RequestID)
 				} else {
-					for _, other := range []error{registrar.ErrInvalidRequest, registrar.ErrNotFound, registrar.ErrUnauthorized} {
+					for _, other := range []error{registrar.ErrInvalidRequest, registrar.ErrNotFound, registrar.ErrUnauthorized, registrar.ErrForbidden} {
 						require.NotErrorIs(t, err, other, "an unexpected answer is transient")
 					}
 				}
@@ -207,7 +207,8 @@ func RunTransfers(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) 
 		backend, a, name := setup(t)
 		tr := script(t, backend, "owned", "acct_owner", []string{"409", "202"}, nil)
 		err := resetErr(context.Background(), t, a, name, tr, firstAuthInfo)
-		require.ErrorIs(t, err, registrar.ErrUnauthorized)
+		require.ErrorIs(t, err, registrar.ErrForbidden)
+		require.NotErrorIs(t, err, registrar.ErrUnauthorized, "the credentials were accepted")
 		require.True(t, registrar.IsPermanent(err))
 		var apiErr *registrar.APIError
 		require.ErrorAs(t, err, &apiErr)
@@ -327,7 +328,7 @@ func RunTransfers(t *testing.T, newAdapter func(t *testing.T, backend *sim.Sim) 
 			permanent bool
 		}{
 			{"unscripted", "", "", registrar.ErrNotFound, true},
-			{"other account", "pending", "acct_other", registrar.ErrUnauthorized, true},
+			{"other account", "pending", "acct_other", registrar.ErrForbidden, true},
 			{"404bad", "404bad", "", registrar.ErrInvalidRequest, true},
 			{"404", "404", "", registrar.ErrNotFound, true},
 			{"409", "409", "", registrar.ErrConflict, false},

@@ -23,8 +23,8 @@
 //	!timeout   the registrar never answers: the read blocks until ctx is done
 //	           and fails wrapping [registrar.ErrUnavailable] and ctx.Err()
 //	!400       invalid request    ([registrar.ErrInvalidRequest])
-//	!401       unauthorized       ([registrar.ErrUnauthorized])
-//	!403       forbidden          ([registrar.ErrUnauthorized])
+//	!401       credentials refused ([registrar.ErrUnauthorized])
+//	!403       forbidden          ([registrar.ErrForbidden])
 //	!404       domain not found   ([registrar.ErrNotFound])
 //	!429       rate limited, Retry-After 1s ([registrar.ErrRateLimited])
 //	!429:5s    rate limited with the given Retry-After (a Go duration)
@@ -67,8 +67,8 @@
 //	             see [Sim.TransferAuthInfo]
 //	400          invalid request        ([registrar.ErrInvalidRequest])
 //	404bad       the seed's "404 Bad Request", the same invalid request
-//	401          unauthorized           ([registrar.ErrUnauthorized])
-//	403          another account's      ([registrar.ErrUnauthorized])
+//	401          credentials refused    ([registrar.ErrUnauthorized])
+//	403          another account's      ([registrar.ErrForbidden])
 //	404          no pending transfer    ([registrar.ErrNotFound])
 //	409          not resettable now     ([registrar.ErrConflict])
 //	429          rate limited, no Retry-After ([registrar.ErrRateLimited])

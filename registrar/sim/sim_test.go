@@ -125,7 +125,7 @@ func TestFaultTokens(t *testing.T) {
 	}{
 		{"!400", registrar.ErrInvalidRequest, 400, "invalid_request", 0},
 		{"!401", registrar.ErrUnauthorized, 401, "unauthorized", 0},
-		{"!403", registrar.ErrUnauthorized, 403, "forbidden", 0},
+		{"!403", registrar.ErrForbidden, 403, "forbidden", 0},
 		{"!404", registrar.ErrNotFound, 404, "not_found", 0},
 		{"!429", registrar.ErrRateLimited, 429, "rate_limited", time.Second},
 		{"!429:5s", registrar.ErrRateLimited, 429, "rate_limited", 5 * time.Second},

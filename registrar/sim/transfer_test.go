@@ -84,7 +84,7 @@ func TestScriptTransferReplaces(t *testing.T) {
 	_, ok := s.TransferAuthInfo(transfer1)
 	require.False(t, ok, "the remembered authInfo is forgotten")
 	_, err = s.ResetTransfer(context.Background(), transfer1, "")
-	require.ErrorIs(t, err, registrar.ErrUnauthorized, "the domain's transfer now belongs to acct2")
+	require.ErrorIs(t, err, registrar.ErrForbidden, "the domain's transfer now belongs to acct2")
 	_, err = s.ResetTransfer(context.Background(), other, "")
 	require.ErrorIs(t, err, registrar.ErrConflict)
 }
