@@ -147,11 +147,12 @@ func serveFile(t *testing.T, name string, status int, file string, headers map[s
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join("testdata", file))
 	require.NoError(t, err)
-	return serveBody(t, name, status, body, headers)
+	return serveBody(t, name, status, body, headers, nil)
 }
 
-// serveBody is serveFile with the body given.
-func serveBody(t *testing.T, name string, status int, body []byte, headers map[string]string) *rdap.Client {
+// serveBody is serveFile with the body given, and the client's
+// configuration changed by mutate.
+func serveBody(t *testing.T, name string, status int, body []byte, headers map[string]string, mutate func(*rdap.Config)) *rdap.Client {
 	t.Helper()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for k, v := range headers {
@@ -163,6 +164,9 @@ func serveBody(t *testing.T, name string, status int, body []byte, headers map[s
 	t.Cleanup(srv.Close)
 	return newClient(t, srv.Client(), func(c *rdap.Config) {
 		c.Overrides = map[string]string{tld(name): srv.URL}
+		if mutate != nil {
+			mutate(c)
+		}
 	})
 }
 
