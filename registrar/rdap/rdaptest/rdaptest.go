@@ -132,6 +132,13 @@ type Server struct {
 // test ends.
 func NewServer(tb testing.TB, backend *sim.Sim) *Server {
 	tb.Helper()
+	s := Start(backend)
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server answering from backend; the caller must Close it.
+func Start(backend *sim.Sim) *Server {
 	s := &Server{backend: backend, locked: make(map[string]bool), bootstrapStatus: http.StatusNotFound}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /domain/{name}", s.domain)
@@ -140,16 +147,19 @@ func NewServer(tb testing.TB, backend *sim.Sim) *Server {
 	mux.HandleFunc("GET /insecure/domain/{name}", s.insecure)
 	mux.HandleFunc("GET /bootstrap/dns.json", s.serveBootstrap)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.countRequest()
 		s.writeError(w, http.StatusBadRequest, s.newRequestID(), "Unsupported query", "This server answers domain queries only.", 0)
 	})
 	s.tls = httptest.NewTLSServer(mux)
 	s.plain = httptest.NewServer(mux)
 	s.URL = s.tls.URL
-	tb.Cleanup(func() {
-		s.tls.Close()
-		s.plain.Close()
-	})
 	return s
+}
+
+// Close shuts the server down, waiting for requests in flight.
+func (s *Server) Close() {
+	s.tls.Close()
+	s.plain.Close()
 }
 
 // BaseURL returns the server's RDAP base URL, with a trailing slash.
