@@ -94,11 +94,13 @@
 // [Config.Timeout] and the caller's ctx, while concurrent reads go on with
 // the current one. A refresh that fails keeps the current registry and is
 // retried no sooner than [Config.BootstrapRetry] later;
-// [Client.BootstrapStatus] reports the last failure. A file is read once by
-// [New], which fails when it does not parse. A URL is first loaded by the
-// first ReadStatus (or by [Client.RefreshBootstrap]); until then, and for
-// as long as it cannot be loaded, the embedded snapshot answers. The
-// embedded snapshot alone is never refreshed. [Config.Overrides] maps TLDs
+// [Client.BootstrapStatus] reports the last failure. A file is first read
+// by [New], which fails when it cannot be read or parsed, then reloaded
+// like a URL. A URL is first loaded by the first ReadStatus (or by
+// [Client.RefreshBootstrap]); until then, and for as long as it cannot be
+// loaded, the embedded snapshot answers. The embedded snapshot alone is
+// never refreshed. A reload is a request to the registry's host, not to an
+// RDAP server, and does not count as a read's one request. [Config.Overrides] maps TLDs
 // (or longer suffixes) to base URLs and wins over the registry for every
 // name under them; an override to "" says the TLD has no server.
 //
@@ -160,7 +162,9 @@ type Config struct {
 	// prefixed to errors; [DefaultName] by default.
 	Name string
 	// Bootstrap is where the DNS bootstrap registry is loaded from: empty
-	// for the embedded snapshot, an https URL, or a file path.
+	// for the embedded snapshot, an https URL such as
+	// "https://data.iana.org/rdap/dns.json", or a file path. A URL or file
+	// is reloaded every BootstrapRefresh.
 	Bootstrap string
 	// BootstrapRefresh is how old the registry may get before a read
 	// reloads it from Bootstrap; 24h by default.
