@@ -235,7 +235,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("epp: name %q contains spaces, colons or control characters", c.Name)
 	case splitErr != nil || host == "" || port == "":
 		return fmt.Errorf("%s: address %q is not host:port", name, c.Addr)
-	case c.ClientID == "" || !isToken(c.ClientID):
+	case c.ClientID == "" || !isToken(c.ClientID) || strings.Contains(c.ClientID, " "):
 		return fmt.Errorf("%s: client id %q is empty, or has white space or characters XML cannot carry", name, c.ClientID)
 	case c.Password == "":
 		return fmt.Errorf("%s: password is empty", name)

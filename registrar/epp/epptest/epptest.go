@@ -88,7 +88,8 @@
 // and then drop the connection unanswered; [Server.CloseAfter] closes every
 // session after a number of object commands; [Server.RefuseLogins] answers
 // logins with a result code; [Server.AnswerNext] answers object commands
-// with a result code without reaching the simulator. [Server.Stats] and
+// with a result code without reaching the simulator; [Config.Tamper]
+// rewrites what the server sends. [Server.Stats] and
 // [Server.Logins] report what the server saw, including the most sessions
 // that were ever logged in at once.
 package epptest
@@ -151,6 +152,9 @@ type Config struct {
 	// MaxFrameBytes is the largest frame the server reads; 64 KiB by
 	// default. A larger one closes the connection.
 	MaxFrameBytes int
+	// Tamper, when set, rewrites every frame the server sends, greetings
+	// included, so that tests can send what a misbehaving server would.
+	Tamper func(frame []byte) []byte
 }
 
 // Login is what a successful login said.
@@ -452,6 +456,9 @@ func (s *Server) endSession(c *conn) {
 // write sends one frame, giving up after ten seconds.
 func (s *Server) write(c *conn, payload []byte) error {
 	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if s.cfg.Tamper != nil {
+		payload = s.cfg.Tamper(payload)
+	}
 	return writeFrame(c, payload)
 }
 
