@@ -30,8 +30,10 @@
 // A session is closed, and the next command opens a new one, after any
 // failure of its connection, an answer the client cannot read, a timeout,
 // or a result code from 2500 to 2599, with which the server closes the
-// connection. A session idle for more than a second is checked for a close
-// by the server before it is reused.
+// connection. A session idle for more than a second, or about to carry a
+// transfer request, is checked for a close by the server before it is
+// reused: a read of the connection that does not time out within a
+// millisecond means the server closed it.
 //
 // When the connection of a session that had already carried commands fails
 // under a read (<domain:info> or a transfer query), which is what a
@@ -365,8 +367,10 @@ func (c *Client) acquire(ctx context.Context, op string) error {
 }
 
 // take returns an idle session that still looks alive, or nil; the caller
-// holds a slot. Sessions found closed are closed here.
-func (c *Client) take() *session {
+// holds a slot. Sessions found closed are closed here. With check set,
+// every session is checked, however recently used: before a command that
+// is never resent.
+func (c *Client) take(check bool) *session {
 	for {
 		c.mu.Lock()
 		n := len(c.idle)
@@ -377,7 +381,7 @@ func (c *Client) take() *session {
 		s := c.idle[n-1] // the most recently used
 		c.idle = c.idle[:n-1]
 		c.mu.Unlock()
-		if s.alive() {
+		if s.alive(check) {
 			return s
 		}
 		_ = s.conn.Close()
@@ -407,7 +411,7 @@ func (c *Client) do(ctx context.Context, op string, read bool, secrets []string,
 	}
 	defer func() { <-c.tokens }()
 
-	s := c.take()
+	s := c.take(!read)
 	reused := s != nil
 	if s == nil {
 		var err error

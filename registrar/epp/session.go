@@ -40,9 +40,10 @@ type session struct {
 // reading from it for probeWait times out. A server that closed it (an
 // idle timeout, a restart) makes the read end at once; data the server
 // sent unasked means the session is out of step. A TLS read that times out
-// leaves the connection usable.
-func (s *session) alive() bool {
-	if time.Since(s.lastUsed) < staleAfter {
+// leaves the connection usable. Unless always is set, a session used
+// within staleAfter is taken as alive without the check.
+func (s *session) alive(always bool) bool {
+	if !always && time.Since(s.lastUsed) < staleAfter {
 		return true
 	}
 	if err := s.conn.SetReadDeadline(time.Now().Add(probeWait)); err != nil {

@@ -394,6 +394,28 @@ func TestResetDroppedIsNotResent(t *testing.T) {
 	require.Equal(t, 2, backend.TransferResets(tr))
 }
 
+func TestResetAfterServerClosedSession(t *testing.T) {
+	t.Parallel()
+
+	// A transfer request is never resent, so the client checks a pooled
+	// session before it, however recently used, rather than lose the
+	// request to a connection the server has closed.
+	backend := newBackend(t)
+	srv := startServer(t, backend)
+	c := newClient(t, srv, nil)
+	tr := scriptTransfer(t, backend, "closed", []string{"202"}, []string{"pending"})
+	srv.CloseAfter(1)
+	_, err := c.ReadTransferStatus(t.Context(), tr)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return srv.Stats().Disconnects == 1 }, time.Minute, time.Millisecond)
+
+	r, err := c.ResetTransfer(t.Context(), tr, firstAuthInfo)
+	require.NoError(t, err)
+	require.Equal(t, 202, r.Status)
+	require.Equal(t, 1, backend.TransferResets(tr))
+	require.Equal(t, 2, srv.Stats().Logins)
+}
+
 func TestConcurrentResets(t *testing.T) {
 	t.Parallel()
 

@@ -170,8 +170,10 @@ type Login struct {
 
 // Stats counts what the server saw.
 type Stats struct {
-	// Connections is the number of TLS connections accepted.
-	Connections int
+	// Connections is the number of TLS connections accepted, and
+	// Disconnects the number the server has closed since, whichever side
+	// ended them.
+	Connections, Disconnects int
 	// Logins and FailedLogins count logins answered 1000 and refused.
 	Logins, FailedLogins int
 	// Logouts, Hellos and Commands count logouts, hellos and object
@@ -371,6 +373,7 @@ func (s *Server) accept() {
 				_ = conn.Close()
 				s.mu.Lock()
 				delete(s.conns, conn)
+				s.stats.Disconnects++
 				s.mu.Unlock()
 			}()
 			s.serve(conn)
