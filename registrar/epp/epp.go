@@ -43,13 +43,17 @@
 // [registrar.ErrUnavailable], and the transfer may or may not have been
 // requested. No other failure is retried; the job queue retries.
 //
-// The sessions limit is per Client, so per process: a registry's limit on
-// concurrent sessions for one client id must cover the sum over every
-// process that runs the adapter with that client id. Set [Config.Sessions]
-// to at most the registry's limit divided by the number of processes, and
-// keep a margin of a session or two: a connection the client drops after a
-// timeout may still count at the registry until it notices. A login over
-// the limit answers 2502, [registrar.ErrRateLimited].
+// The sessions limit is per Client, so build one Client per registry
+// account in a process, and Close it at shutdown so that its sessions log
+// out. A registry's limit on concurrent sessions for one client id must
+// cover the sum over every process that runs the adapter with that client
+// id: set [Config.Sessions] to at most the registry's limit divided by the
+// number of processes, rounded down, less a margin of a session or two per
+// registry account, since a connection the client abandons after a timeout
+// or a crash (without <logout>) may still count at the registry until the
+// registry notices. A login over the limit answers 2502,
+// [registrar.ErrRateLimited], and the command fails; the job queue tries it
+// later.
 //
 // # Password change
 //
@@ -313,7 +317,7 @@ func New(cfg Config) (*Client, error) {
 		tc = cfg.TLS.Clone()
 	}
 	tc.MinVersion = max(tc.MinVersion, tls.VersionTLS12)
-	var random [4]byte
+	var random [6]byte
 	_, _ = rand.Read(random[:]) // crypto/rand.Read never fails
 	ctx, stop := context.WithCancel(context.Background())
 	c := &Client{
