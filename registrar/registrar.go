@@ -39,14 +39,23 @@ type StatusReading struct {
 	Sponsor string
 }
 
+// Named is what every adapter is: it has the name that domains and
+// transfers choose it by. What an adapter can do, its capability
+// interfaces say ([Registrar], [TransferResetter],
+// [TransferStatusReader]); callers find them by type assertion.
+type Named interface {
+	// Name is the adapter name stored in a domain's or a transfer's
+	// registrar column.
+	Name() string
+}
+
 // Registrar reads a domain's current status from a registrar.
 //
 // ReadStatus must honour ctx's deadline. Its errors wrap one of this
 // package's sentinels (for example [ErrNotFound], [ErrRateLimited],
 // [ErrUnavailable]) and are prefixed with the adapter name.
 type Registrar interface {
-	// Name is the adapter name stored in a domain's registrar column.
-	Name() string
+	Named
 	// ReadStatus asks the registrar for the domain's current status.
 	ReadStatus(ctx context.Context, domain Domain) (StatusReading, error)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -34,12 +33,27 @@ type Domain struct {
 	// Version is bumped on every status change; compare-and-set writes
 	// name the version they read.
 	Version int64
-	// UnconfirmedFrom is the status a guarded change replaced while that
-	// change waits for its confirming double sync; empty otherwise.
-	UnconfirmedFrom registrar.Status
+	// Unconfirmed is the guarded change that set Status and waits for its
+	// confirming double sync; nil when there is none.
+	Unconfirmed *Unconfirmed
 	// SyncInterval is the domain's own sweep interval; zero means the
 	// configured default.
 	SyncInterval time.Duration
+}
+
+// Unconfirmed is a guarded status change applied to a domain and waiting
+// for its confirming double sync. It is kept on the domain row, so that
+// whichever job run comes next can confirm or revert it.
+type Unconfirmed struct {
+	// From is the status the change replaced, to revert to.
+	From registrar.Status
+	// Raw is the registrar's reading that caused the change.
+	Raw string
+	// At is when the change was applied.
+	At time.Time
+	// Failures counts the confirming reads that got an error from the
+	// registrar instead of a status.
+	Failures int
 }
 
 // NewDomain is a domain to add.
@@ -50,22 +64,28 @@ type NewDomain struct {
 	Status    registrar.Status
 }
 
-const domainColumns = `id, name, registrar, status, version, coalesce(unconfirmed_from_status, ''),
+const domainColumns = `id, name, registrar, status, version,
+	unconfirmed_from_status, coalesce(unconfirmed_raw_status, ''), coalesce(unconfirmed_at, 'epoch'), confirm_failures,
 	coalesce(extract(epoch FROM sync_interval), 0)::float8`
 
 func scanDomain(row pgx.Row) (Domain, error) {
 	var d Domain
+	var from *registrar.Status
+	var u Unconfirmed
 	var intervalSeconds float64
-	err := row.Scan(&d.ID, &d.Name, &d.Registrar, &d.Status, &d.Version, &d.UnconfirmedFrom, &intervalSeconds)
+	err := row.Scan(&d.ID, &d.Name, &d.Registrar, &d.Status, &d.Version, &from, &u.Raw, &u.At, &u.Failures, &intervalSeconds)
+	if from != nil {
+		u.From = *from
+		d.Unconfirmed = &u
+	}
 	d.SyncInterval = time.Duration(intervalSeconds * float64(time.Second))
 	return d, err
 }
 
 // Domain returns the domain with the given id, or an error wrapping
-// [ErrDomainNotFound]. Concurrent calls share statements; a call waits for
-// its statement, which is bounded by its own timeout, whatever ctx says.
-func (s *Store) Domain(_ context.Context, id string) (Domain, error) {
-	d, err := s.domainReads.do(id)
+// [ErrDomainNotFound]. Concurrent calls share statements.
+func (s *Store) Domain(ctx context.Context, id string) (Domain, error) {
+	d, err := s.domainReads.do(ctx, id)
 	switch {
 	case err != nil:
 		return Domain{}, err
@@ -83,7 +103,8 @@ func newDomainReads(s *Store) *batcher[string, Domain] {
 }
 
 // readDomains reads the domains with the given ids, in their order; a
-// domain that does not exist is returned as the zero Domain.
+// domain that does not exist is returned as the zero Domain. A plain read
+// waits for no row lock; ctx bounds it.
 func (s *Store) readDomains(ctx context.Context, ids []string) ([]Domain, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+domainColumns+` FROM regsync.domains WHERE id = ANY($1)`, ids)
 	if err != nil {
@@ -128,23 +149,15 @@ func (s *Store) AddDomains(ctx context.Context, domains []NewDomain) error {
 }
 
 // MarkUnconfirmed applies a guarded status change: it sets the domain to
-// status, remembers from as the status to revert to, and bumps the
-// version, only if the domain is still at version. It returns the new
-// version, or an error wrapping [ErrVersionConflict].
-func (s *Store) MarkUnconfirmed(ctx context.Context, id string, version int64, from, status registrar.Status) (int64, error) {
-	var newVersion int64
-	err := s.pool.QueryRow(ctx, `
-		UPDATE regsync.domains
-		SET status = $3, unconfirmed_from_status = $4, version = version + 1
-		WHERE id = $1 AND version = $2
-		RETURNING version`, id, version, status, from).Scan(&newVersion)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("apply %s to domain %s at version %d: %w", status, id, version, ErrVersionConflict)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("apply %s to domain %s: %w", status, id, err)
-	}
-	return newVersion, nil
+// status and keeps change on it for the double sync, only if the domain is
+// still at version. A lost compare-and-set is an error wrapping
+// [ErrVersionConflict]; nothing is recorded in the domain's history until
+// the double sync settles the change.
+func (s *Store) MarkUnconfirmed(ctx context.Context, id string, version int64, status registrar.Status, change Unconfirmed) error {
+	_, err := s.write(ctx, syncWrite{domainID: id, update: SyncUpdate{
+		IfVersion: version, Required: true, SetStatus: status, Unconfirmed: &change,
+	}})
+	return err
 }
 
 // SyncUpdate is what the last write of a sync does to the domain row.
@@ -154,14 +167,21 @@ type SyncUpdate struct {
 	IfVersion int64
 	// Required makes a version mismatch an error wrapping
 	// [ErrVersionConflict] that writes nothing, outcome included. Without
-	// it a mismatch leaves the domain alone and the outcome is still
-	// recorded.
+	// it a mismatch leaves the domain's status alone, makes the domain due
+	// for a sync at once (what happened needs a fresh look), and records
+	// the outcome for a lost write.
 	Required bool
 	// SetStatus, when not empty, becomes the domain's status; the version is
-	// bumped.
+	// bumped and any unconfirmed change is dropped.
 	SetStatus registrar.Status
-	// Settle clears the unconfirmed marker of a guarded change.
+	// Unconfirmed, with SetStatus, marks the new status as a guarded change
+	// waiting for its double sync; its At is the time of the write.
+	Unconfirmed *Unconfirmed
+	// Settle drops the unconfirmed change: its double sync confirmed it.
 	Settle bool
+	// CountConfirmFailure adds one to the unconfirmed change's failed
+	// confirming reads.
+	CountConfirmFailure bool
 	// Synced stamps the domain's last-synced time: the registrar was read.
 	Synced bool
 	// NextSyncAt is when the sweep should sync the domain again.
@@ -169,40 +189,28 @@ type SyncUpdate struct {
 }
 
 // FinishSync ends a sync: it updates the domain as u says and appends the
-// outcome o, atomically, and reports whether the domain update matched.
-// When u is Required and the update does not match, it writes nothing and
-// returns an error wrapping [ErrVersionConflict]. Concurrent calls share
-// statements and commits; a call waits for its statement, which is bounded
-// by its own timeout, whatever ctx says, so that it never reports a
-// failure for a write that then commits.
-func (s *Store) FinishSync(_ context.Context, u SyncUpdate, o Outcome) (bool, error) {
-	w := syncWrite{domainID: o.ID, update: u, ifMatched: o}
-	if !u.Required {
-		w.ifUnmatched = &o
-	}
-	r, err := s.syncWrites.do(w)
-	switch {
-	case err != nil:
-		return false, err
-	case !r.recorded:
-		return false, fmt.Errorf("finish sync of domain %s at version %d: %w", o.ID, u.IfVersion, ErrVersionConflict)
-	}
-	return r.matched, nil
+// outcome o, atomically, and returns the outcome recorded. When u is
+// Required and the update does not match, it writes nothing and returns an
+// error wrapping [ErrVersionConflict].
+//
+// Concurrent calls share statements and commits. A call withdrawn before
+// its statement is sent writes nothing; a sent one waits for its
+// statement. A domain row that another writer holds is written alone,
+// waiting at most [LockTimeout] (an error wrapping [ErrRowLocked]), so it
+// never holds up the other calls. When an outcome of the same job run is
+// already recorded (the rerun of a write whose commit was in doubt), that
+// one is returned and nothing is written twice.
+func (s *Store) FinishSync(ctx context.Context, u SyncUpdate, o Outcome) (Outcome, error) {
+	return s.write(ctx, syncWrite{domainID: o.ID, update: u, ifMatched: &o, ifLost: &o})
 }
 
-// FinishRevert ends a sync that reverts a change: it updates the domain as
-// u says and, atomically, appends reverted when the update matched or kept
-// when the domain had changed meanwhile. It returns the outcome it
-// recorded.
-func (s *Store) FinishRevert(_ context.Context, u SyncUpdate, reverted, kept Outcome) (Outcome, error) {
-	r, err := s.syncWrites.do(syncWrite{domainID: reverted.ID, update: u, ifMatched: reverted, ifUnmatched: &kept})
-	switch {
-	case err != nil:
-		return Outcome{}, err
-	case r.matched:
-		return reverted, nil
-	}
-	return kept, nil
+// FinishEither ends a sync whose last write may lose its compare-and-set
+// without that being an error, a revert for example: it updates the domain
+// as u, which must not be Required, says and appends ifMatched when the
+// update matched or ifLost when the domain had changed meanwhile. It
+// returns the outcome recorded, and otherwise behaves as [Store.FinishSync].
+func (s *Store) FinishEither(ctx context.Context, u SyncUpdate, ifMatched, ifLost Outcome) (Outcome, error) {
+	return s.write(ctx, syncWrite{domainID: ifMatched.ID, update: u, ifMatched: &ifMatched, ifLost: &ifLost})
 }
 
 // ClaimDueDomains claims up to limit domains whose next sync is due, in tx,

@@ -1,7 +1,11 @@
 package store
 
 import (
+	"context"
+	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/regsync/regsync/registrar"
 )
@@ -40,8 +44,9 @@ type Outcome struct {
 	// the command line.
 	JobID   int64 `json:"-"`
 	Attempt int   `json:"-"`
-	// JobAttemptedAt is when River started the job run; with JobID it
-	// names the run.
+	// JobAttemptedAt is when River started the job run, or the sync's
+	// start for a run without a job; with JobID it names the run, and the
+	// database holds at most one outcome per run.
 	JobAttemptedAt time.Time `json:"-"`
 	StartedAt      time.Time `json:"-"`
 	FinishedAt     time.Time `json:"-"`
@@ -66,17 +71,66 @@ var outcomeColumnTypes = []string{
 	"int8", "int4", "timestamptz", "timestamptz", "timestamptz",
 }
 
+// outcomeArgs returns the values of outcomeColumns for o. Text that came
+// from a registrar is cleaned and bounded again here, the last stop before
+// the database, which refuses a NUL byte or invalid UTF-8. A run without a
+// job is named by its own start.
 func outcomeArgs(o Outcome) []any {
 	var jobID *int64
 	if o.JobID != 0 {
 		jobID = &o.JobID
 	}
+	runStart := o.JobAttemptedAt
+	if runStart.IsZero() {
+		runStart = o.StartedAt
+	}
 	return []any{
 		o.ID, o.Name, o.Registrar, string(o.PreviousStatus), string(o.NewStatus),
-		o.StatusChanged, o.StatusChangedToActive, o.SyncSuccess, o.Info, o.Error,
-		o.RevertAttempted, o.RevertSucceeded, o.RevertError,
-		o.DoubleSyncAttempted, o.DoubleSyncSucceeded, o.DoubleSyncError,
-		o.RawStatusFirst, o.RawStatusSecond, o.RegistrarRequestID,
-		jobID, o.Attempt, zeroNil(o.JobAttemptedAt), o.StartedAt, o.FinishedAt,
+		o.StatusChanged, o.StatusChangedToActive, o.SyncSuccess, cleanMessage(o.Info), cleanMessage(o.Error),
+		o.RevertAttempted, o.RevertSucceeded, cleanMessage(o.RevertError),
+		o.DoubleSyncAttempted, o.DoubleSyncSucceeded, cleanMessage(o.DoubleSyncError),
+		cleanText(o.RawStatusFirst, registrar.MaxRawBytes), cleanText(o.RawStatusSecond, registrar.MaxRawBytes),
+		cleanText(o.RegistrarRequestID, registrar.MaxIDBytes),
+		jobID, o.Attempt, runStart, o.StartedAt, o.FinishedAt,
 	}
+}
+
+// cleanText returns s cleaned and cut to limit bytes by
+// [registrar.CleanText]; nil stays nil.
+func cleanText(s *string, limit int) *string {
+	if s == nil {
+		return nil
+	}
+	clean := registrar.CleanText(*s, limit)
+	return &clean
+}
+
+// cleanMessage is cleanText for messages: info, errors and their like.
+func cleanMessage(s *string) *string { return cleanText(s, registrar.MaxMessageBytes) }
+
+// scanOutcome reads a row of outcomeColumns.
+func scanOutcome(row pgx.Row) (Outcome, error) {
+	var o Outcome
+	var jobID *int64
+	err := row.Scan(&o.ID, &o.Name, &o.Registrar, &o.PreviousStatus, &o.NewStatus,
+		&o.StatusChanged, &o.StatusChangedToActive, &o.SyncSuccess, &o.Info, &o.Error,
+		&o.RevertAttempted, &o.RevertSucceeded, &o.RevertError,
+		&o.DoubleSyncAttempted, &o.DoubleSyncSucceeded, &o.DoubleSyncError,
+		&o.RawStatusFirst, &o.RawStatusSecond, &o.RegistrarRequestID,
+		&jobID, &o.Attempt, &o.JobAttemptedAt, &o.StartedAt, &o.FinishedAt)
+	if jobID != nil {
+		o.JobID = *jobID
+	}
+	return o, err
+}
+
+// runOutcome returns the outcome a job run recorded for the domain, or an
+// error wrapping [pgx.ErrNoRows] when it recorded none.
+func (s *Store) runOutcome(ctx context.Context, domainID string, jobID int64, attemptedAt time.Time) (Outcome, error) {
+	o, err := scanOutcome(s.pool.QueryRow(ctx, `SELECT `+outcomeColumns+` FROM regsync.status_sync_outcomes
+		WHERE job_attempted_at = $1 AND job_id = $2 AND domain_id = $3`, attemptedAt, jobID, domainID))
+	if err != nil {
+		return Outcome{}, fmt.Errorf("read the outcome job %d recorded for domain %s: %w", jobID, domainID, err)
+	}
+	return o, nil
 }

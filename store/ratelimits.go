@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // RateLimit is a registrar's request budget, shared by every process.
@@ -45,4 +47,18 @@ func (s *Store) TakeRegistrarToken(ctx context.Context, registrar string) (wait 
 		return 0, false, nil
 	}
 	return time.Duration(*seconds * float64(time.Second)), true, nil
+}
+
+// RateLimits returns the registrar rate limits stored, which every
+// process shares.
+func (s *Store) RateLimits(ctx context.Context) ([]RateLimit, error) {
+	rows, err := s.pool.Query(ctx, `SELECT registrar, requests_per_second, burst FROM regsync.registrar_rate_limits ORDER BY registrar`)
+	if err != nil {
+		return nil, fmt.Errorf("read rate limits: %w", err)
+	}
+	limits, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RateLimit])
+	if err != nil {
+		return nil, fmt.Errorf("read rate limits: %w", err)
+	}
+	return limits, nil
 }

@@ -81,10 +81,10 @@ func TestConcurrentSyncWrites(t *testing.T) {
 	for i := range changed {
 		id := fmt.Sprintf("dom_c%d", i)
 		run(id, func() error {
-			matched, err := st.FinishSync(ctx, store.SyncUpdate{IfVersion: 1, Required: true, SetStatus: registrar.StatusExpired, Synced: true, NextSyncAt: next},
+			o, err := st.FinishSync(ctx, store.SyncUpdate{IfVersion: 1, Required: true, SetStatus: registrar.StatusExpired, Synced: true, NextSyncAt: next},
 				outcome(id, registrar.StatusActive, registrar.StatusExpired))
-			if err == nil && !matched {
-				return fmt.Errorf("%s: compare-and-set did not match", id)
+			if err == nil && o.NewStatus != registrar.StatusExpired {
+				return fmt.Errorf("%s: recorded %+v", id, o)
 			}
 			return err
 		})
@@ -100,7 +100,7 @@ func TestConcurrentSyncWrites(t *testing.T) {
 		return err
 	})
 	run("dom_reverted", func() error {
-		o, err := st.FinishRevert(ctx, store.SyncUpdate{IfVersion: 1, SetStatus: registrar.StatusSuspended, NextSyncAt: next},
+		o, err := st.FinishEither(ctx, store.SyncUpdate{IfVersion: 1, SetStatus: registrar.StatusSuspended, NextSyncAt: next},
 			outcome("dom_reverted", registrar.StatusActive, registrar.StatusSuspended), outcome("dom_reverted", registrar.StatusActive, registrar.StatusActive))
 		if err == nil && o.NewStatus != registrar.StatusSuspended {
 			return fmt.Errorf("dom_reverted recorded %s", o.NewStatus)
@@ -108,7 +108,7 @@ func TestConcurrentSyncWrites(t *testing.T) {
 		return err
 	})
 	run("dom_kept", func() error {
-		o, err := st.FinishRevert(ctx, store.SyncUpdate{IfVersion: 5, SetStatus: registrar.StatusSuspended, NextSyncAt: next},
+		o, err := st.FinishEither(ctx, store.SyncUpdate{IfVersion: 5, SetStatus: registrar.StatusSuspended, NextSyncAt: next},
 			outcome("dom_kept", registrar.StatusActive, registrar.StatusSuspended), outcome("dom_kept", registrar.StatusActive, registrar.StatusActive))
 		if err == nil && o.NewStatus != registrar.StatusActive {
 			return fmt.Errorf("dom_kept recorded %s", o.NewStatus)
@@ -117,11 +117,8 @@ func TestConcurrentSyncWrites(t *testing.T) {
 	})
 	run("dom_unguarded", func() error {
 		// Without Required, a lost compare-and-set still records the outcome.
-		matched, err := st.FinishSync(ctx, store.SyncUpdate{IfVersion: 9, SetStatus: registrar.StatusExpired, NextSyncAt: next},
+		_, err := st.FinishSync(ctx, store.SyncUpdate{IfVersion: 9, SetStatus: registrar.StatusExpired, NextSyncAt: next},
 			outcome("dom_unguarded", registrar.StatusActive, registrar.StatusActive))
-		if err == nil && matched {
-			return fmt.Errorf("dom_unguarded matched at the wrong version")
-		}
 		return err
 	})
 	wg.Wait()
@@ -178,4 +175,188 @@ func TestConcurrentDomainReads(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestALockedRowDelaysOnlyItsOwnWrite holds one domain's row lock, as an
+// outside writer might, for longer than the lock timeout, and checks that
+// the writes of other domains go through meanwhile, while the held
+// domain's write gives up with ErrRowLocked, writing nothing, and goes
+// through once the row is free.
+func TestALockedRowDelaysOnlyItsOwnWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	st := store.New(pool)
+	var domains []store.NewDomain
+	for i := range 50 {
+		domains = append(domains, store.NewDomain{ID: fmt.Sprintf("dom_free%d", i), Name: fmt.Sprintf("free%d.example", i), Registrar: "sim", Status: registrar.StatusPending})
+	}
+	domains = append(domains, store.NewDomain{ID: "dom_held", Name: "held.example", Registrar: "sim", Status: registrar.StatusPending})
+	require.NoError(t, st.AddDomains(ctx, domains))
+
+	outside, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = outside.Rollback(ctx) }()
+	_, err = outside.Exec(ctx, `SELECT 1 FROM regsync.domains WHERE id = 'dom_held' FOR UPDATE`)
+	require.NoError(t, err)
+
+	next := time.Now().Add(time.Hour)
+	change := store.SyncUpdate{IfVersion: 1, Required: true, SetStatus: registrar.StatusActive, Synced: true, NextSyncAt: next}
+	held := make(chan error, 1)
+	go func() {
+		_, err := st.FinishSync(ctx, change, outcome("dom_held", registrar.StatusPending, registrar.StatusActive))
+		held <- err
+	}()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			id := fmt.Sprintf("dom_free%d", i)
+			_, err := st.FinishSync(ctx, change, outcome(id, registrar.StatusPending, registrar.StatusActive))
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait() // while dom_held is still locked
+	for i := range 50 {
+		id := fmt.Sprintf("dom_free%d", i)
+		require.Equal(t, domainRow{Status: "active", Version: 2, Outcomes: []string{"active"}}, readDomainRow(t, pool, id), id)
+	}
+
+	err = <-held // gives up after the lock timeout, the row still held
+	require.ErrorIs(t, err, store.ErrRowLocked)
+	require.NoError(t, outside.Rollback(ctx))
+	require.Equal(t, domainRow{Status: "pending", Version: 1, Outcomes: []string{}}, readDomainRow(t, pool, "dom_held"))
+
+	_, err = st.FinishSync(ctx, change, outcome("dom_held", registrar.StatusPending, registrar.StatusActive))
+	require.NoError(t, err)
+	require.Equal(t, domainRow{Status: "active", Version: 2, Outcomes: []string{"active"}}, readDomainRow(t, pool, "dom_held"))
+}
+
+// TestAWriteRunTwiceRecordsItsRunOnce runs the last write of each kind of
+// sync twice for the same job run, as a rerun after a commit its caller
+// could not see would, and checks that the run is recorded once and the
+// second call returns what the first recorded.
+func TestAWriteRunTwiceRecordsItsRunOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	st := store.New(pool)
+	require.NoError(t, st.AddDomains(ctx, []store.NewDomain{
+		{ID: "dom_unchanged", Name: "unchanged.example", Registrar: "sim", Status: registrar.StatusActive},
+		{ID: "dom_changed", Name: "changed.example", Registrar: "sim", Status: registrar.StatusPending},
+		{ID: "dom_reverted", Name: "reverted.example", Registrar: "sim", Status: registrar.StatusExpired},
+	}))
+	jobID := int64(40)
+	run := func(o store.Outcome) store.Outcome {
+		jobID++ // a job syncs one domain
+		o.JobID, o.JobAttemptedAt = jobID, time.Now().Truncate(time.Microsecond)
+		return o
+	}
+	next := time.Now().Add(time.Hour)
+
+	unchanged := run(outcome("dom_unchanged", registrar.StatusActive, registrar.StatusActive))
+	changed := run(outcome("dom_changed", registrar.StatusPending, registrar.StatusActive))
+	reverted := run(outcome("dom_reverted", registrar.StatusActive, registrar.StatusActive))
+	reverted.RevertAttempted, reverted.RevertSucceeded = true, true
+	kept := reverted
+	kept.RevertSucceeded, kept.NewStatus = false, registrar.StatusExpired
+	for range 2 {
+		got, err := st.FinishSync(ctx, store.SyncUpdate{IfVersion: 1, Required: true, Synced: true, NextSyncAt: next}, unchanged)
+		require.NoError(t, err)
+		require.Equal(t, unchanged.NewStatus, got.NewStatus)
+		got, err = st.FinishSync(ctx, store.SyncUpdate{IfVersion: 1, Required: true, SetStatus: registrar.StatusActive, NextSyncAt: next}, changed)
+		require.NoError(t, err, "the second run finds its own outcome, not a lost compare-and-set")
+		require.Equal(t, registrar.StatusActive, got.NewStatus)
+		got, err = st.FinishEither(ctx, store.SyncUpdate{IfVersion: 1, SetStatus: registrar.StatusActive, NextSyncAt: next}, reverted, kept)
+		require.NoError(t, err)
+		require.True(t, got.RevertSucceeded, "the second run returns the revert the first recorded")
+	}
+	require.Equal(t, domainRow{Status: "active", Version: 1, Outcomes: []string{"active"}}, readDomainRow(t, pool, "dom_unchanged"))
+	require.Equal(t, domainRow{Status: "active", Version: 2, Outcomes: []string{"active"}}, readDomainRow(t, pool, "dom_changed"))
+	require.Equal(t, domainRow{Status: "active", Version: 2, Outcomes: []string{"active"}}, readDomainRow(t, pool, "dom_reverted"))
+
+	_, err := pool.Exec(ctx, `INSERT INTO regsync.status_sync_outcomes (domain_id, domain_name, registrar, previous_status, new_status,
+		status_changed, status_changed_to_active, sync_success, revert_attempted, revert_succeeded, double_sync_attempted, double_sync_succeeded,
+		job_id, attempt, job_attempted_at, started_at, finished_at)
+		SELECT domain_id, domain_name, registrar, previous_status, new_status, status_changed, status_changed_to_active, sync_success,
+			revert_attempted, revert_succeeded, double_sync_attempted, double_sync_succeeded, job_id, attempt, job_attempted_at, started_at, finished_at
+		FROM regsync.status_sync_outcomes WHERE domain_id = 'dom_unchanged'`)
+	require.ErrorContains(t, err, "status_sync_outcomes_run_idx", "a unique index holds one outcome per job run")
+}
+
+// TestALostWriteMakesTheDomainDueAtOnce checks that a last write that
+// loses its compare-and-set without that being an error (a revert, say)
+// records the outcome for a lost write and makes the domain due for a
+// sync at once, since what happened needs a fresh look.
+func TestALostWriteMakesTheDomainDueAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	st := store.New(pool)
+	require.NoError(t, st.AddDomains(ctx, []store.NewDomain{{ID: "dom_lost", Name: "lost.example", Registrar: "sim", Status: registrar.StatusExpired}}))
+	_, err := pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now() + interval '1 day'`)
+	require.NoError(t, err)
+
+	reverted := outcome("dom_lost", registrar.StatusActive, registrar.StatusActive)
+	kept := outcome("dom_lost", registrar.StatusActive, registrar.StatusExpired)
+	got, err := st.FinishEither(ctx, store.SyncUpdate{IfVersion: 7, SetStatus: registrar.StatusActive, NextSyncAt: time.Now().Add(time.Hour)}, reverted, kept)
+	require.NoError(t, err)
+	require.Equal(t, registrar.StatusExpired, got.NewStatus)
+	var due bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT next_sync_at <= now() FROM regsync.domains WHERE id = 'dom_lost'`).Scan(&due))
+	require.True(t, due)
+	require.Equal(t, domainRow{Status: "expired", Version: 1, Outcomes: []string{"expired"}}, readDomainRow(t, pool, "dom_lost"))
+}
+
+// TestUnconfirmedChangeLifecycle checks what the domain row keeps of a
+// guarded change: set by MarkUnconfirmed, its failed confirming reads
+// counted, dropped when settled, and dropped by another writer's change.
+func TestUnconfirmedChangeLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	st := store.New(pool)
+	require.NoError(t, st.AddDomains(ctx, []store.NewDomain{
+		{ID: "dom_guarded", Name: "guarded.example", Registrar: "sim", Status: registrar.StatusActive},
+		{ID: "dom_other", Name: "other.example", Registrar: "sim", Status: registrar.StatusActive},
+	}))
+	before := time.Now()
+	require.NoError(t, st.MarkUnconfirmed(ctx, "dom_guarded", 1, registrar.StatusSuspended, store.Unconfirmed{From: registrar.StatusActive, Raw: "suspended"}))
+	require.ErrorIs(t, st.MarkUnconfirmed(ctx, "dom_guarded", 1, registrar.StatusExpired, store.Unconfirmed{From: registrar.StatusActive}), store.ErrVersionConflict)
+
+	d, err := st.Domain(ctx, "dom_guarded")
+	require.NoError(t, err)
+	require.Equal(t, registrar.StatusSuspended, d.Status)
+	require.Equal(t, int64(2), d.Version)
+	require.NotNil(t, d.Unconfirmed)
+	require.Equal(t, registrar.StatusActive, d.Unconfirmed.From)
+	require.Equal(t, "suspended", d.Unconfirmed.Raw)
+	require.WithinDuration(t, before, d.Unconfirmed.At, time.Minute)
+
+	failed := outcome("dom_guarded", registrar.StatusActive, registrar.StatusSuspended)
+	failed.SyncSuccess = false
+	for range 2 {
+		_, err = st.FinishSync(ctx, store.SyncUpdate{IfVersion: 2, Required: true, CountConfirmFailure: true, NextSyncAt: time.Now()}, failed)
+		require.NoError(t, err)
+	}
+	d, err = st.Domain(ctx, "dom_guarded")
+	require.NoError(t, err)
+	require.Equal(t, 2, d.Unconfirmed.Failures)
+
+	_, err = st.FinishSync(ctx, store.SyncUpdate{IfVersion: 2, Required: true, Settle: true, Synced: true, NextSyncAt: time.Now()},
+		outcome("dom_guarded", registrar.StatusActive, registrar.StatusSuspended))
+	require.NoError(t, err)
+	d, err = st.Domain(ctx, "dom_guarded")
+	require.NoError(t, err)
+	require.Nil(t, d.Unconfirmed)
+	require.Equal(t, registrar.StatusSuspended, d.Status)
+
+	require.NoError(t, st.MarkUnconfirmed(ctx, "dom_other", 1, registrar.StatusExpired, store.Unconfirmed{From: registrar.StatusActive, Raw: "expired"}))
+	_, err = pool.Exec(ctx, `UPDATE regsync.domains SET status = 'fraud' WHERE id = 'dom_other'`)
+	require.NoError(t, err)
+	d, err = st.Domain(ctx, "dom_other")
+	require.NoError(t, err)
+	require.Nil(t, d.Unconfirmed, "another writer's change drops the unconfirmed one")
+	require.Equal(t, int64(3), d.Version)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,15 @@ var (
 	// ErrTransferFinal means the transfer reached a final state and takes
 	// no more changes.
 	ErrTransferFinal = errors.New("transfer is in a final state")
+	// ErrTransferForbidden means a reset named an account the transfer does
+	// not belong to.
+	ErrTransferForbidden = errors.New("transfer belongs to another account")
+	// ErrTransferNotResettable means the transfer runs at the registry and
+	// cannot be reset now.
+	ErrTransferNotResettable = errors.New("transfer is in progress at the registry")
+	// ErrAuthInfoRequired means the registry refused the transfer's authInfo
+	// and a reset must supply a new one.
+	ErrAuthInfoRequired = errors.New("the registry refused the transfer's authInfo; a reset must supply a new one")
 )
 
 // TransferState is the state of a blocked transfer in regsync.transfers.
@@ -99,6 +109,9 @@ type Transfer struct {
 	// not yet sent to the registrar.
 	AuthInfoUnsent  bool  `json:"authInfoUnsent"`
 	AuthInfoVersion int64 `json:"authInfoVersion"`
+	// Version is bumped by every write of an attempt, an authInfo or a
+	// reset request; attempts write by compare-and-set on it.
+	Version int64 `json:"version"`
 }
 
 // NewTransfer is a blocked transfer to add.
@@ -118,7 +131,7 @@ type NewTransfer struct {
 const transferColumns = `id, account_number, domain_name, registrar, state, block_reason,
 	coalesce(registrar_reason, ''), blocked_since, registered_at, deadline, attempts, conflicts,
 	next_retry_at, coalesce(last_result, ''), auth_info_key_id, auth_info_ciphertext,
-	previous_auth_info_key_id IS NOT NULL, auth_info_unsent, auth_info_version`
+	previous_auth_info_key_id IS NOT NULL, auth_info_unsent, auth_info_version, version`
 
 func scanTransfer(row pgx.Row) (Transfer, error) {
 	var t Transfer
@@ -128,7 +141,7 @@ func scanTransfer(row pgx.Row) (Transfer, error) {
 	err := row.Scan(&t.ID, &t.AccountNumber, &t.DomainName, &t.Registrar, &t.State, &t.BlockReason,
 		&t.RegistrarReason, &t.BlockedSince, &registeredAt, &t.Deadline, &t.Attempts, &t.Conflicts,
 		&t.NextRetryAt, &t.LastResult, &keyID, &ciphertext,
-		&t.HasPreviousAuthInfo, &t.AuthInfoUnsent, &t.AuthInfoVersion)
+		&t.HasPreviousAuthInfo, &t.AuthInfoUnsent, &t.AuthInfoVersion, &t.Version)
 	if registeredAt != nil {
 		t.RegisteredAt = *registeredAt
 	}
@@ -197,60 +210,114 @@ func AuthInfoContext(transferID string) string {
 	return "regsync.transfers/" + transferID + "/auth_info"
 }
 
-// SetAuthInfo stores a new authInfo for the transfer, sealed with keyring,
-// keeping the current one as the value to revert to, and makes the
-// transfer due for a retry that sends it. The value is validated first; an
-// invalid one stores nothing. Neither the value nor any part of it appears
-// in an error.
-func (s *Store) SetAuthInfo(ctx context.Context, keyring *secret.Keyring, transferID, authInfo string) error {
-	if err := registrar.ValidateAuthInfo(authInfo); err != nil {
-		return err
+// ResetRequest asks for a blocked transfer to be retried now, as the HTTP
+// API's transfer reset and "regsync transfer set-auth-info" do.
+type ResetRequest struct {
+	// TransferID names the transfer. When it is empty, DomainName (IDNA-
+	// normalized) names the domain whose open transfer is meant.
+	TransferID string
+	DomainName string
+	// Account, when not empty, must be the account the transfer belongs to.
+	Account string
+	// AuthInfo is a new authInfo for the retry to send; empty sends none.
+	AuthInfo string
+	// Force resets a transfer that is in progress at the registry too: an
+	// operator's override.
+	Force bool
+}
+
+// ResetRequested is what [Store.RequestReset] did.
+type ResetRequested struct {
+	TransferID string
+	// JobID is the retry job enqueued; zero when one was already pending.
+	JobID int64
+}
+
+// RequestReset applies the reset rules to the transfer under its row lock
+// and, when they allow the reset, stores the new authInfo sealed with
+// keyring, keeping the current one as the value to revert to, makes the
+// transfer blocked and due at once, and enqueues its retry, all in one
+// transaction. The rules, each a typed error: the transfer must exist
+// ([ErrTransferNotFound]), be open ([ErrTransferFinal]), belong to the
+// account named ([ErrTransferForbidden]), not run at the registry unless
+// forced ([ErrTransferNotResettable]), and, when the registry refused its
+// authInfo, come with a new one ([ErrAuthInfoRequired]). An invalid
+// authInfo stores nothing; neither it nor any part of it appears in an
+// error.
+func (s *Store) RequestReset(ctx context.Context, keyring *secret.Keyring, r ResetRequest) (ResetRequested, error) {
+	var sealed secret.Sealed
+	if r.AuthInfo != "" {
+		if err := registrar.ValidateAuthInfo(r.AuthInfo); err != nil {
+			return ResetRequested{}, err
+		}
+		if keyring == nil {
+			return ResetRequested{}, errors.New("store an authInfo: no secret key configured (REGSYNC_SECRET_KEY)")
+		}
 	}
-	sealed := keyring.Seal([]byte(authInfo), AuthInfoContext(transferID))
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	var done ResetRequested
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var id, account string
 		var state TransferState
-		err := tx.QueryRow(ctx, `SELECT state FROM regsync.transfers WHERE id = $1 FOR UPDATE`, transferID).Scan(&state)
+		err := tx.QueryRow(ctx, `
+			SELECT id, account_number, state FROM regsync.transfers
+			WHERE CASE WHEN $1 <> '' THEN id = $1
+				ELSE domain_name = $2 AND state IN ('blocked', 'waiting_auth_info', 'in_progress') END
+			FOR UPDATE`, r.TransferID, r.DomainName).Scan(&id, &account, &state)
+		name := cmp.Or(r.TransferID, "of "+r.DomainName)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("transfer %s: %w", transferID, ErrTransferNotFound)
+			return fmt.Errorf("transfer %s: %w", name, ErrTransferNotFound)
 		case err != nil:
-			return fmt.Errorf("store authInfo of transfer %s: %w", transferID, err)
+			return fmt.Errorf("reset transfer %s: %w", name, err)
 		case state.Final():
-			return fmt.Errorf("transfer %s is %s: %w", transferID, state, ErrTransferFinal)
+			return fmt.Errorf("transfer %s is %s: %w", id, state, ErrTransferFinal)
+		case r.Account != "" && r.Account != account:
+			return fmt.Errorf("transfer %s: %w", id, ErrTransferForbidden)
+		case state == TransferInProgress && !r.Force:
+			return fmt.Errorf("transfer %s: %w", id, ErrTransferNotResettable)
+		case state == TransferWaitingAuthInfo && r.AuthInfo == "":
+			return fmt.Errorf("transfer %s: %w", id, ErrAuthInfoRequired)
+		}
+		if r.AuthInfo != "" {
+			sealed = keyring.Seal([]byte(r.AuthInfo), AuthInfoContext(id))
 		}
 		// A value supplied but never sent is replaced, not kept to revert
 		// to: the registrar never saw it.
 		_, err = tx.Exec(ctx, `
 			UPDATE regsync.transfers SET
-				previous_auth_info_key_id = CASE WHEN auth_info_unsent THEN previous_auth_info_key_id ELSE auth_info_key_id END,
-				previous_auth_info_ciphertext = CASE WHEN auth_info_unsent THEN previous_auth_info_ciphertext ELSE auth_info_ciphertext END,
-				auth_info_key_id = $2,
-				auth_info_ciphertext = $3,
-				auth_info_unsent = true,
-				auth_info_version = auth_info_version + 1,
+				previous_auth_info_key_id = CASE WHEN $2 = '' OR auth_info_unsent THEN previous_auth_info_key_id ELSE auth_info_key_id END,
+				previous_auth_info_ciphertext = CASE WHEN $2 = '' OR auth_info_unsent THEN previous_auth_info_ciphertext ELSE auth_info_ciphertext END,
+				auth_info_key_id = CASE WHEN $2 = '' THEN auth_info_key_id ELSE $2 END,
+				auth_info_ciphertext = CASE WHEN $2 = '' THEN auth_info_ciphertext ELSE $3 END,
+				auth_info_unsent = auth_info_unsent OR $2 <> '',
+				auth_info_version = auth_info_version + CASE WHEN $2 = '' THEN 0 ELSE 1 END,
 				state = 'blocked',
-				next_retry_at = now()
-			WHERE id = $1`, transferID, sealed.KeyID, sealed.Ciphertext)
+				next_retry_at = now(),
+				version = version + 1
+			WHERE id = $1`, id, sealed.KeyID, sealed.Ciphertext)
 		if err != nil {
-			return fmt.Errorf("store authInfo of transfer %s: %w", transferID, err)
+			return fmt.Errorf("reset transfer %s: %w", id, err)
+		}
+		var jobID *int64
+		if err := tx.QueryRow(ctx, `SELECT regsync.enqueue_transfer_retry($1)`, id).Scan(&jobID); err != nil {
+			return fmt.Errorf("enqueue a retry of transfer %s: %w", id, err)
+		}
+		done = ResetRequested{TransferID: id}
+		if jobID != nil {
+			done.JobID = *jobID
 		}
 		return nil
 	})
+	return done, err
 }
 
 // TransferAttempts returns the transfer's attempts, oldest first.
 func (s *Store) TransferAttempts(ctx context.Context, transferID string) ([]TransferAttempt, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT transfer_id, registrar, result, coalesce(http_status, 0), sent_new_auth_info,
-			transfer_status_code, coalesce(transfer_status, ''), coalesce(registrar_request_id, ''),
-			state_before, state_after, error, double_sync_attempted, double_sync_succeeded, double_sync_error,
-			revert_attempted, revert_succeeded, revert_error, coalesce(job_id, 0), attempt,
-			coalesce(job_attempted_at, 'epoch'), started_at, finished_at
-		FROM regsync.transfer_attempts WHERE transfer_id = $1 ORDER BY id`, transferID)
+	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+` FROM regsync.transfer_attempts WHERE transfer_id = $1 ORDER BY id`, transferID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts of transfer %s: %w", transferID, err)
 	}
-	attempts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[TransferAttempt])
+	attempts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TransferAttempt, error) { return scanAttempt(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list attempts of transfer %s: %w", transferID, err)
 	}
@@ -294,97 +361,173 @@ type TransferAttempt struct {
 	FinishedAt     time.Time `json:"finishedAt"`
 }
 
-// TransferUpdate is what the end of a retry attempt does to the transfer.
+// TransferUpdate is what a retry attempt does to the transfer.
 type TransferUpdate struct {
-	State TransferState
+	// IfVersion is the transfer version the attempt read: the update is
+	// made only if the transfer is still at it.
+	IfVersion int64
+	State     TransferState
 	// CountAttempt adds one to the reset attempts; CountConflict to the
 	// 409 answers.
 	CountAttempt  bool
 	CountConflict bool
 	NextRetryAt   time.Time
-	// AuthInfoVersion is the authInfo version the attempt read. When the
-	// authInfo changed since, the transfer is made due again at once so the
-	// new value is sent, unless State is final.
-	AuthInfoVersion int64
-	// AuthInfoSent marks the authInfo at AuthInfoVersion as sent.
+	// AuthInfoSent marks the current authInfo as sent.
 	AuthInfoSent bool
-	// RevertAuthInfo puts back the previous authInfo, only if the authInfo
-	// is still at AuthInfoVersion: a registry rejected the new one.
+	// RevertAuthInfo puts back the previous authInfo: a registry rejected
+	// the new one.
 	RevertAuthInfo bool
 }
 
+// ErrTransferChanged means a transfer changed since an attempt read it: a
+// new authInfo or reset request came in, or another run wrote first.
+var ErrTransferChanged = errors.New("transfer changed since it was read")
+
+// UpdateTransfer applies u to the transfer by compare-and-set, without
+// recording an attempt, and returns the new version. An attempt calls it
+// to record what must not be lost before the attempt ends, an accepted
+// reset for example. A lost compare-and-set is an error wrapping
+// [ErrTransferChanged].
+func (s *Store) UpdateTransfer(ctx context.Context, transferID string, u TransferUpdate) (int64, error) {
+	var version int64
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		version, err = updateTransfer(ctx, tx, transferID, u, "")
+		return err
+	})
+	return version, err
+}
+
+// updateTransfer applies u to the transfer in tx and returns the new
+// version; result, when not empty, becomes its last result.
+func updateTransfer(ctx context.Context, tx pgx.Tx, transferID string, u TransferUpdate, result string) (int64, error) {
+	var version int64
+	err := tx.QueryRow(ctx, `
+		UPDATE regsync.transfers SET
+			auth_info_key_id = CASE WHEN $8 THEN previous_auth_info_key_id ELSE auth_info_key_id END,
+			auth_info_ciphertext = CASE WHEN $8 THEN previous_auth_info_ciphertext ELSE auth_info_ciphertext END,
+			previous_auth_info_key_id = CASE WHEN $8 THEN NULL ELSE previous_auth_info_key_id END,
+			previous_auth_info_ciphertext = CASE WHEN $8 THEN NULL ELSE previous_auth_info_ciphertext END,
+			auth_info_version = auth_info_version + CASE WHEN $8 THEN 1 ELSE 0 END,
+			auth_info_unsent = auth_info_unsent AND NOT ($7 OR $8),
+			state = $3,
+			attempts = attempts + CASE WHEN $4 THEN 1 ELSE 0 END,
+			conflicts = conflicts + CASE WHEN $5 THEN 1 ELSE 0 END,
+			next_retry_at = $6,
+			last_result = coalesce(nullif($9, ''), last_result),
+			last_attempt_at = now(),
+			version = version + 1
+		WHERE id = $1 AND version = $2
+		RETURNING version`, transferID, u.IfVersion, string(u.State), u.CountAttempt, u.CountConflict,
+		u.NextRetryAt, u.AuthInfoSent, u.RevertAuthInfo, result).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("update transfer %s at version %d: %w", transferID, u.IfVersion, ErrTransferChanged)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("update transfer %s: %w", transferID, err)
+	}
+	return version, nil
+}
+
 // FinishTransferAttempt ends a retry attempt in one transaction: it
-// updates the transfer as u says and appends the attempt row. With
-// u.RevertAuthInfo it sets the attempt's revert fields from whether the
-// revert happened. It returns the recorded attempt.
+// updates the transfer as u says, by compare-and-set, and appends the
+// attempt row. With u.RevertAuthInfo it sets the attempt's revert fields.
+// An attempt that lost its compare-and-set (the transfer changed while it
+// ran) changes nothing and is recorded as "superseded", with what it found
+// kept in its error. A job run records at most one attempt: when this run
+// recorded one already (the rerun of a write whose commit was in doubt),
+// that one is returned and nothing changes. It returns the recorded
+// attempt.
 func (s *Store) FinishTransferAttempt(ctx context.Context, u TransferUpdate, a TransferAttempt) (TransferAttempt, error) {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if u.RevertAuthInfo {
-			tag, err := tx.Exec(ctx, `
-				UPDATE regsync.transfers SET
-					auth_info_key_id = previous_auth_info_key_id,
-					auth_info_ciphertext = previous_auth_info_ciphertext,
-					previous_auth_info_key_id = NULL,
-					previous_auth_info_ciphertext = NULL,
-					auth_info_unsent = false,
-					auth_info_version = auth_info_version + 1
-				WHERE id = $1 AND auth_info_version = $2`, a.TransferID, u.AuthInfoVersion)
-			if err != nil {
-				return fmt.Errorf("revert authInfo of transfer %s: %w", a.TransferID, err)
-			}
-			a.RevertAttempted = true
-			a.RevertSucceeded = tag.RowsAffected() == 1
-			if a.RevertSucceeded {
-				u.AuthInfoVersion++
-			} else {
-				msg := "a newer authInfo was supplied meanwhile; it was kept"
-				a.RevertError = &msg
-			}
-		}
-		err := tx.QueryRow(ctx, `
-			UPDATE regsync.transfers SET
-				state = CASE WHEN auth_info_version <> $3 AND auth_info_unsent AND $2 IN ('blocked', 'waiting_auth_info', 'in_progress')
-					THEN 'blocked' ELSE $2 END,
-				attempts = attempts + CASE WHEN $4 THEN 1 ELSE 0 END,
-				conflicts = conflicts + CASE WHEN $5 THEN 1 ELSE 0 END,
-				next_retry_at = CASE WHEN auth_info_version <> $3 AND auth_info_unsent THEN now() ELSE $6 END,
-				auth_info_unsent = auth_info_unsent AND NOT ($7 AND auth_info_version = $3),
-				last_result = $8,
-				last_attempt_at = now()
-			WHERE id = $1
-			RETURNING state`, a.TransferID, string(u.State), u.AuthInfoVersion, u.CountAttempt, u.CountConflict,
-			u.NextRetryAt, u.AuthInfoSent, a.Result).Scan(&a.StateAfter)
+	if a.JobAttemptedAt.IsZero() {
+		a.JobAttemptedAt = a.StartedAt
+	}
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var current TransferState
+		err := tx.QueryRow(ctx, `SELECT state FROM regsync.transfers WHERE id = $1 FOR UPDATE`, a.TransferID).Scan(&current)
 		if err != nil {
-			return fmt.Errorf("update transfer %s: %w", a.TransferID, err)
+			return fmt.Errorf("lock transfer %s: %w", a.TransferID, err)
 		}
-		var jobID *int64
 		if a.JobID != 0 {
-			jobID = &a.JobID
+			prior, err := scanAttempt(tx.QueryRow(ctx, `SELECT `+attemptColumns+` FROM regsync.transfer_attempts
+				WHERE job_attempted_at = $1 AND job_id = $2`, a.JobAttemptedAt, a.JobID))
+			switch {
+			case err == nil:
+				a = prior
+				return nil
+			case !errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("read the attempt job %d recorded: %w", a.JobID, err)
+			}
 		}
-		var httpStatus *int
-		if a.HTTPStatus != 0 {
-			httpStatus = &a.HTTPStatus
+		_, err = updateTransfer(ctx, tx, a.TransferID, u, a.Result)
+		switch {
+		case errors.Is(err, ErrTransferChanged):
+			a.Error = text(fmt.Sprintf("superseded: the transfer changed while this attempt ran, so its result %q was not applied", a.Result))
+			a.Result, a.StateAfter = "superseded", current
+			if u.RevertAuthInfo {
+				a.RevertAttempted = true
+				a.RevertError = text("the transfer changed meanwhile, a newer authInfo may have been supplied; nothing was reverted")
+			}
+		case err != nil:
+			return err
+		default:
+			a.StateAfter = u.State
+			a.RevertAttempted, a.RevertSucceeded = u.RevertAuthInfo, u.RevertAuthInfo
 		}
-		_, err = tx.Exec(ctx, `
-			INSERT INTO regsync.transfer_attempts (transfer_id, registrar, result, http_status, sent_new_auth_info,
-				transfer_status_code, transfer_status, registrar_request_id, state_before, state_after, error,
-				double_sync_attempted, double_sync_succeeded, double_sync_error,
-				revert_attempted, revert_succeeded, revert_error, job_id, attempt, job_attempted_at, started_at, finished_at)
-			VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
-			a.TransferID, a.Registrar, a.Result, httpStatus, a.SentNewAuthInfo,
-			a.TransferStatusCode, a.TransferStatus, a.RegistrarRequestID, string(a.StateBefore), string(a.StateAfter), a.Error,
-			a.DoubleSyncAttempted, a.DoubleSyncSucceeded, a.DoubleSyncError,
-			a.RevertAttempted, a.RevertSucceeded, a.RevertError, jobID, a.Attempt, zeroNil(a.JobAttemptedAt), a.StartedAt, a.FinishedAt)
-		if err != nil {
-			return fmt.Errorf("record attempt of transfer %s: %w", a.TransferID, err)
-		}
-		return nil
+		return insertAttempt(ctx, tx, a)
 	})
 	if err != nil {
 		return TransferAttempt{}, err
 	}
 	return a, nil
 }
+
+// attemptColumns are the columns of regsync.transfer_attempts that
+// [scanAttempt] reads, in the order of [TransferAttempt]'s fields.
+const attemptColumns = `transfer_id, registrar, result, coalesce(http_status, 0), sent_new_auth_info,
+	transfer_status_code, coalesce(transfer_status, ''), coalesce(registrar_request_id, ''),
+	state_before, state_after, error, double_sync_attempted, double_sync_succeeded, double_sync_error,
+	revert_attempted, revert_succeeded, revert_error, coalesce(job_id, 0), attempt,
+	job_attempted_at, started_at, finished_at`
+
+func scanAttempt(row pgx.Row) (TransferAttempt, error) {
+	var a TransferAttempt
+	err := row.Scan(&a.TransferID, &a.Registrar, &a.Result, &a.HTTPStatus, &a.SentNewAuthInfo,
+		&a.TransferStatusCode, &a.TransferStatus, &a.RegistrarRequestID,
+		&a.StateBefore, &a.StateAfter, &a.Error, &a.DoubleSyncAttempted, &a.DoubleSyncSucceeded, &a.DoubleSyncError,
+		&a.RevertAttempted, &a.RevertSucceeded, &a.RevertError, &a.JobID, &a.Attempt,
+		&a.JobAttemptedAt, &a.StartedAt, &a.FinishedAt)
+	return a, err
+}
+
+// insertAttempt appends a, its registrar text cleaned, in tx.
+func insertAttempt(ctx context.Context, tx pgx.Tx, a TransferAttempt) error {
+	var jobID *int64
+	if a.JobID != 0 {
+		jobID = &a.JobID
+	}
+	var httpStatus *int
+	if a.HTTPStatus != 0 {
+		httpStatus = &a.HTTPStatus
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO regsync.transfer_attempts (transfer_id, registrar, result, http_status, sent_new_auth_info,
+			transfer_status_code, transfer_status, registrar_request_id, state_before, state_after, error,
+			double_sync_attempted, double_sync_succeeded, double_sync_error,
+			revert_attempted, revert_succeeded, revert_error, job_id, attempt, job_attempted_at, started_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+		a.TransferID, a.Registrar, a.Result, httpStatus, a.SentNewAuthInfo,
+		a.TransferStatusCode, registrar.CleanText(a.TransferStatus, registrar.MaxMessageBytes),
+		registrar.CleanText(a.RegistrarRequestID, registrar.MaxIDBytes), string(a.StateBefore), string(a.StateAfter), cleanMessage(a.Error),
+		a.DoubleSyncAttempted, a.DoubleSyncSucceeded, cleanMessage(a.DoubleSyncError),
+		a.RevertAttempted, a.RevertSucceeded, cleanMessage(a.RevertError), jobID, a.Attempt, a.JobAttemptedAt, a.StartedAt, a.FinishedAt)
+	if err != nil {
+		return fmt.Errorf("record attempt of transfer %s: %w", a.TransferID, err)
+	}
+	return nil
+}
+
+func text(s string) *string { return &s }
 
 // ClaimDueTransfers claims up to limit transfers due for a retry, in tx,
 // by moving their next retry time lease later, and returns their ids;
@@ -394,7 +537,7 @@ func ClaimDueTransfers(ctx context.Context, tx pgx.Tx, limit int, lease time.Dur
 		UPDATE regsync.transfers t SET next_retry_at = now() + $2::interval
 		FROM (
 			SELECT id FROM regsync.transfers
-			WHERE state IN ('blocked', 'in_progress') AND next_retry_at <= now()
+			WHERE state IN ('blocked', 'waiting_auth_info', 'in_progress') AND next_retry_at <= now()
 			ORDER BY next_retry_at
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED

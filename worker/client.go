@@ -39,7 +39,8 @@ type Config struct {
 	JobTimeout time.Duration
 	// RescueAfter is how long a job may stay running before another
 	// process takes it to be lost with its process and runs it again. It
-	// must exceed JobTimeout.
+	// must exceed JobTimeout by more than [store.MaxWaitAfterCancel], the
+	// longest a run can take after its timeout.
 	RescueAfter time.Duration
 	// MaxRetryDelay caps River's exponential backoff between attempts of a
 	// failed job.
@@ -53,8 +54,9 @@ func (c Config) Validate() error {
 		return errors.New("worker counts must be at least 1")
 	case c.JobTimeout <= 0, c.MaxRetryDelay <= 0:
 		return errors.New("job timeout and max retry delay must be positive")
-	case c.RescueAfter <= c.JobTimeout:
-		return fmt.Errorf("rescue-after %s must be longer than the job timeout %s, or running jobs would be run twice", c.RescueAfter, c.JobTimeout)
+	case c.RescueAfter <= c.JobTimeout+store.MaxWaitAfterCancel:
+		return fmt.Errorf("rescue-after %s must be longer than the job timeout %s plus the %s a database write may still take after it, or running jobs would be run twice",
+			c.RescueAfter, c.JobTimeout, store.MaxWaitAfterCancel)
 	}
 	return nil
 }
@@ -78,14 +80,15 @@ func DefaultConfig() Config {
 // NewClient returns a River client working regsync's queues: status syncs
 // through syncer, transfer retries through retrier, and the sweep, which
 // only the elected leader among all processes on the database schedules.
-func NewClient(pool *pgxpool.Pool, cfg Config, syncer *Syncer, retrier *Retrier, metrics *Metrics, logger *zap.Logger) (*river.Client[pgx.Tx], error) {
+func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, metrics *Metrics, logger *zap.Logger) (*river.Client[pgx.Tx], error) {
+	pool := st.Pool()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, NewStatusSyncWorker(syncer, metrics))
-	river.AddWorker(workers, NewTransferRetryWorker(retrier, metrics))
-	river.AddWorker(workers, NewSweepWorker(store.New(pool), cfg.Sweep, metrics))
+	river.AddWorker(workers, NewStatusSyncWorker(syncer, metrics, cfg.MaxRetryDelay))
+	river.AddWorker(workers, NewTransferRetryWorker(retrier, metrics, cfg.MaxRetryDelay))
+	river.AddWorker(workers, NewSweepWorker(st, cfg.Sweep, metrics))
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema:               migrations.Schema,

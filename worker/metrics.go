@@ -2,6 +2,8 @@ package worker
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/regsync/regsync/registrar"
 )
 
 // Metrics are regsync's Prometheus metrics. Labels are bounded: registrar
@@ -19,7 +21,45 @@ type Metrics struct {
 	transferResets    *prometheus.CounterVec
 	authInfoReverts   *prometheus.CounterVec
 	rateLimitWait     *prometheus.HistogramVec
+	// registrarAccessErrors counts the registrar calls that could not be
+	// made or were refused for the operator's reasons, not the domain's.
+	registrarAccessErrors *prometheus.CounterVec
 }
+
+// The results of a double sync, for regsync_double_sync_total.
+const (
+	doubleSyncConfirmed    = "confirmed"
+	doubleSyncContradicted = "contradicted"
+	// doubleSyncFailed: the confirming read got an error; it is retried.
+	doubleSyncFailed = "failed"
+	// doubleSyncGaveUp: the confirming read failed too often; reverted.
+	doubleSyncGaveUp = "gave_up"
+	// doubleSyncDeferred: a rate limit or refused credentials; read again
+	// later without counting a failure.
+	doubleSyncDeferred = "deferred"
+	// doubleSyncInterrupted: regsync cut the read short (job timeout,
+	// shutdown); the change stays unconfirmed for the next run.
+	doubleSyncInterrupted = "interrupted"
+)
+
+var doubleSyncResults = []string{doubleSyncConfirmed, doubleSyncContradicted, doubleSyncFailed, doubleSyncGaveUp, doubleSyncDeferred, doubleSyncInterrupted}
+
+// The reasons of regsync_registrar_access_errors_total.
+const (
+	// accessCredentialsRefused: the registrar answered 401 (or its
+	// protocol's equivalent) to regsync's credentials.
+	accessCredentialsRefused = "credentials_refused"
+	// accessNotConfigured: the registrar a domain or transfer names has no
+	// adapter here, or not one that can do what is asked.
+	accessNotConfigured = "not_configured"
+)
+
+// syncResults are the results of regsync_status_sync_total; see [Result].
+var syncResults = []string{"unchanged", "changed", "reverted", "revert_failed", "error"}
+
+// transferResults are the results of regsync_transfer_reset_total; see
+// resetResult.
+var transferResults = []string{"accepted", "invalid", "forbidden", "closed", "conflict", "rate_limited", "credentials_refused", "unavailable", "unexpected"}
 
 // NewMetrics creates the metrics and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -34,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"from", "to"}),
 		doubleSyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_double_sync_total",
-			Help: "Confirming second reads of guarded status changes by result (confirmed, contradicted, error).",
+			Help: "Confirming second reads of guarded status changes by result (confirmed, contradicted, failed and retried, gave_up and reverted, deferred by a rate limit or refused credentials, interrupted by regsync).",
 		}, []string{"result"}),
 		syncRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_status_sync_restarts_total",
@@ -60,7 +100,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind"}),
 		transferResets: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_transfer_reset_total",
-			Help: "Transfer reset calls by registrar and result (accepted, invalid, forbidden, closed, conflict, rate_limited, unavailable, unexpected).",
+			Help: "Transfer reset calls by registrar and result (accepted, invalid, forbidden, closed, conflict, rate_limited, credentials_refused, unavailable, unexpected).",
 		}, []string{"registrar", "result"}),
 		authInfoReverts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_transfer_auth_info_reverts_total",
@@ -71,8 +111,61 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time requests waited for the registrar's shared rate limit, by registrar.",
 			Buckets: []float64{.001, .01, .1, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"registrar"}),
+		registrarAccessErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regsync_registrar_access_errors_total",
+			Help: "Registrar calls refused or not made for the operator's reasons, by registrar and reason (credentials_refused: the registrar refused regsync's credentials; not_configured: no adapter here can make the call). The domains and transfers keep their state and are retried.",
+		}, []string{"registrar", "reason"}),
 	}
 	reg.MustRegister(m.rateLimitWait, m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
-		m.registrarDuration, m.jobDuration, m.jobsRejected, m.sweepEnqueued)
+		m.registrarDuration, m.jobDuration, m.jobsRejected, m.sweepEnqueued, m.registrarAccessErrors)
 	return m
+}
+
+// Init creates every series of a bounded label set at zero for the
+// adapters configured, so that rate() and alerts work from the first
+// scrape rather than from a series' first event.
+func (m *Metrics) Init(adapters Adapters) {
+	for _, r := range doubleSyncResults {
+		m.doubleSyncs.WithLabelValues(r)
+	}
+	for _, from := range registrar.Statuses {
+		for _, to := range registrar.Statuses {
+			if from != to {
+				m.statusTransitions.WithLabelValues(string(from), string(to))
+			}
+		}
+	}
+	for _, kind := range []string{StatusSyncArgs{}.Kind(), TransferRetryArgs{}.Kind()} {
+		m.sweepEnqueued.WithLabelValues(kind)
+		m.jobsRejected.WithLabelValues(kind, "invalid_args")
+		for _, result := range []string{"completed", "failed", "snoozed", "cancelled"} {
+			m.jobDuration.WithLabelValues(kind, result)
+		}
+	}
+	m.jobsRejected.WithLabelValues(StatusSyncArgs{}.Kind(), "unknown_domain")
+	m.jobsRejected.WithLabelValues(TransferRetryArgs{}.Kind(), "unknown_transfer")
+	for _, ok := range []string{"true", "false"} {
+		m.authInfoReverts.WithLabelValues(ok)
+	}
+	for name, a := range adapters {
+		for _, reason := range []string{accessCredentialsRefused, accessNotConfigured} {
+			m.registrarAccessErrors.WithLabelValues(name, reason)
+		}
+		if a.Status != nil {
+			m.syncRestarts.WithLabelValues(name)
+			m.registrarDuration.WithLabelValues(name, "read_status", "ok")
+			for _, result := range syncResults {
+				m.statusSyncs.WithLabelValues(name, result)
+			}
+		}
+		if a.Resetter != nil {
+			m.registrarDuration.WithLabelValues(name, "reset_transfer", "ok")
+			for _, result := range transferResults {
+				m.transferResets.WithLabelValues(name, result)
+			}
+		}
+		if a.TransferStatus != nil {
+			m.registrarDuration.WithLabelValues(name, "read_transfer_status", "ok")
+		}
+	}
 }

@@ -26,6 +26,12 @@ type SyncConfig struct {
 	Sticky []registrar.Status
 	// DoubleSyncDelay is the wait before the confirming second read.
 	DoubleSyncDelay time.Duration
+	// MaxConfirmFailures is how many confirming reads of a guarded change
+	// may get an error from the registrar, instead of a status, before the
+	// change is reverted as unconfirmed. Each failure is recorded and the
+	// read retried with the job's backoff; regsync's own interruptions (a
+	// job timeout, a shutdown) do not count.
+	MaxConfirmFailures int
 	// Interval is how often a domain is synced when its own interval is not
 	// set. Each next sync time is jittered by up to a tenth of it either
 	// way, so a population added at once spreads out.
@@ -44,14 +50,15 @@ type SyncConfig struct {
 // DefaultSyncConfig returns the documented defaults.
 func DefaultSyncConfig() SyncConfig {
 	return SyncConfig{
-		GuardedFrom:      []registrar.Status{registrar.StatusActive},
-		GuardedTo:        []registrar.Status{registrar.StatusTerminated, registrar.StatusCancelled, registrar.StatusFraud},
-		Sticky:           []registrar.Status{registrar.StatusFraud},
-		DoubleSyncDelay:  2 * time.Second,
-		Interval:         24 * time.Hour,
-		RetryAfterRevert: 10 * time.Minute,
-		RetryAfterError:  time.Hour,
-		MaxRestarts:      3,
+		GuardedFrom:        []registrar.Status{registrar.StatusActive},
+		GuardedTo:          []registrar.Status{registrar.StatusTerminated, registrar.StatusCancelled, registrar.StatusFraud},
+		Sticky:             []registrar.Status{registrar.StatusFraud},
+		DoubleSyncDelay:    2 * time.Second,
+		MaxConfirmFailures: 3,
+		Interval:           24 * time.Hour,
+		RetryAfterRevert:   10 * time.Minute,
+		RetryAfterError:    time.Hour,
+		MaxRestarts:        3,
 	}
 }
 
@@ -71,6 +78,8 @@ func (c SyncConfig) Validate() error {
 		return errors.New("sync interval and retry delays must be positive")
 	case c.MaxRestarts < 0:
 		return errors.New("max restarts must not be negative")
+	case c.MaxConfirmFailures < 1:
+		return errors.New("max confirm failures must be at least 1")
 	}
 	return nil
 }
@@ -78,36 +87,53 @@ func (c SyncConfig) Validate() error {
 // domainStore is what a sync needs from the store.
 type domainStore interface {
 	Domain(ctx context.Context, id string) (store.Domain, error)
-	MarkUnconfirmed(ctx context.Context, id string, version int64, from, status registrar.Status) (int64, error)
-	FinishSync(ctx context.Context, u store.SyncUpdate, o store.Outcome) (bool, error)
-	FinishRevert(ctx context.Context, u store.SyncUpdate, reverted, kept store.Outcome) (store.Outcome, error)
+	MarkUnconfirmed(ctx context.Context, id string, version int64, status registrar.Status, change store.Unconfirmed) error
+	FinishSync(ctx context.Context, u store.SyncUpdate, o store.Outcome) (store.Outcome, error)
+	FinishEither(ctx context.Context, u store.SyncUpdate, ifMatched, ifLost store.Outcome) (store.Outcome, error)
 }
 
-// ErrNoAdapter means a domain names a registrar no adapter is configured for.
+// ErrNoAdapter means a domain or transfer names a registrar that no
+// adapter is configured for here, or whose adapter lacks what is needed.
+// It is the operator's problem, not the domain's: the job is given back
+// and retried later.
 var ErrNoAdapter = errors.New("no registrar adapter configured")
 
 // errTooManyRestarts means a sync kept losing its compare-and-set.
 var errTooManyRestarts = errors.New("domain kept changing during the sync")
 
+// errConfirmFailed means a confirming read got an error from the
+// registrar; the change stays unconfirmed and the read is retried.
+var errConfirmFailed = errors.New("the confirming read of a guarded change failed")
+
+// ConfirmLaterError means a guarded change is applied and its confirming
+// double sync is due after Wait: the job is given back for that long
+// instead of holding a worker, and the next run confirms or reverts.
+type ConfirmLaterError struct {
+	Wait time.Duration
+}
+
+func (e *ConfirmLaterError) Error() string {
+	return fmt.Sprintf("guarded change applied; its double sync is due in %s", e.Wait)
+}
+
 // Syncer runs the status sync of one domain: the double-sync / revert
 // state machine of the status-sync design, between the store and the
 // domain's registrar adapter.
 type Syncer struct {
-	store      domainStore
-	registrars map[string]registrar.Registrar
-	cfg        SyncConfig
-	limiter    *RateLimiter
-	metrics    *Metrics
-	now        func() time.Time
+	store    domainStore
+	adapters Adapters
+	cfg      SyncConfig
+	metrics  *Metrics
+	now      func() time.Time
 }
 
-// NewSyncer returns a Syncer reading domains from st and registrars from
-// registrars, keyed by adapter name, paced by limiter (nil: unlimited).
-func NewSyncer(st domainStore, registrars map[string]registrar.Registrar, cfg SyncConfig, limiter *RateLimiter, metrics *Metrics) (*Syncer, error) {
+// NewSyncer returns a Syncer reading domains from st and registrars
+// through adapters.
+func NewSyncer(st domainStore, adapters Adapters, cfg SyncConfig, metrics *Metrics) (*Syncer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Syncer{store: st, registrars: registrars, cfg: cfg, limiter: limiter, metrics: metrics, now: time.Now}, nil
+	return &Syncer{store: st, adapters: adapters, cfg: cfg, metrics: metrics, now: time.Now}, nil
 }
 
 // Run identifies the job run a sync belongs to; zero for a sync run from
@@ -116,18 +142,27 @@ type Run struct {
 	JobID   int64
 	Attempt int
 	// AttemptedAt is when River started the run; with JobID it names the
-	// run, since a snoozed run gives its attempt number back.
+	// run, since a snoozed run gives its attempt number back. Zero for a
+	// sync run from the command line, whose own start names it.
 	AttemptedAt time.Time
 }
 
 // Sync brings one domain's status in line with its registrar and records
-// the outcome. It returns the recorded outcome; an error means the sync
-// should be retried, or, when it wraps [store.ErrDomainNotFound],
-// [ErrNoAdapter] or a permanent registrar error, must not be. An outcome is
-// recorded for every sync that got as far as loading the domain, also when
-// an error is returned.
+// the outcome, at most one per run. It returns the recorded outcome and
+// an error when the job should not simply complete, as [jobError] maps it:
+//
+//   - a [*ConfirmLaterError]: a guarded change was applied and waits for
+//     its double sync; nothing is recorded yet.
+//   - ctx's error, when regsync itself cut the run short (a job timeout, a
+//     shutdown): nothing is recorded, and an applied guarded change stays
+//     unconfirmed for the next run to finish.
+//   - a registrar error: recorded; retried, snoozed or cancelled by kind.
+//   - [store.ErrDomainNotFound] or [ErrNoAdapter] and the like.
 func (s *Syncer) Sync(ctx context.Context, domainID string, run Run) (store.Outcome, error) {
 	started := s.now()
+	if run.AttemptedAt.IsZero() {
+		run.AttemptedAt = started
+	}
 	for restarts := 0; ; restarts++ {
 		d, err := s.store.Domain(ctx, domainID)
 		if err != nil {
@@ -141,17 +176,17 @@ func (s *Syncer) Sync(ctx context.Context, domainID string, run Run) (store.Outc
 		if restarts > s.cfg.MaxRestarts {
 			return s.finishWithError(ctx, o, fmt.Errorf("%w: gave up after %d restarts", errTooManyRestarts, s.cfg.MaxRestarts))
 		}
-		reg, ok := s.registrars[d.Registrar]
-		if !ok {
-			return s.finishWithError(ctx, o, fmt.Errorf("%w: %q", ErrNoAdapter, d.Registrar))
+		reg, err := s.adapters.statusReader(d.Registrar)
+		if err != nil {
+			s.metrics.registrarAccessErrors.WithLabelValues(d.Registrar, accessNotConfigured).Inc()
+			return s.finishWithError(ctx, o, err)
 		}
 
 		var next store.Outcome
-		if d.UnconfirmedFrom != "" {
-			// An earlier run applied a guarded change and stopped before
-			// its double sync settled it: finish that double sync.
-			o.PreviousStatus = d.UnconfirmedFrom
-			next, err = s.doubleSync(ctx, reg, d, d.UnconfirmedFrom, d.Version, o)
+		if d.Unconfirmed != nil {
+			// A guarded change waits for its double sync, applied by this
+			// sync's earlier run or by an interrupted one: finish it.
+			next, err = s.confirm(ctx, reg, d, o)
 		} else {
 			next, err = s.syncOnce(ctx, reg, d, o)
 		}
@@ -163,6 +198,22 @@ func (s *Syncer) Sync(ctx context.Context, domainID string, run Run) (store.Outc
 			s.count(next)
 		}
 		return next, err
+	}
+}
+
+// SyncNow is [Syncer.Sync] for a sync run outside the job queue, from the
+// command line: it waits in place for a guarded change's double sync
+// instead of giving the run back.
+func (s *Syncer) SyncNow(ctx context.Context, domainID string) (store.Outcome, error) {
+	for {
+		o, err := s.Sync(ctx, domainID, Run{})
+		var later *ConfirmLaterError
+		if !errors.As(err, &later) {
+			return o, err
+		}
+		if err := sleep(ctx, later.Wait); err != nil {
+			return o, err
+		}
 	}
 }
 
@@ -197,21 +248,49 @@ func decideFirstRead(cfg SyncConfig, previous registrar.Status, reading registra
 	}
 }
 
-// decideDoubleSync says whether the second read confirms first, and when
-// it does not, what was seen instead.
-func decideDoubleSync(first registrar.StatusReading, second registrar.StatusReading, err error) (confirmed bool, contradiction string) {
+// confirmation is what a confirming read means for an unconfirmed change.
+type confirmation int
+
+const (
+	// confirmConfirmed: the registrar reports the applied status again.
+	confirmConfirmed confirmation = iota
+	// confirmContradicted: the registrar reports another status: revert.
+	confirmContradicted
+	// confirmDeferred: no answer about the domain, through no fault of the
+	// registrar's reading (a rate limit, refused credentials): read again
+	// later without counting a failure.
+	confirmDeferred
+	// confirmFailed: the registrar answered an error; read again later.
+	confirmFailed
+	// confirmGaveUp: the registrar answered errors too often: revert the
+	// change as unconfirmed.
+	confirmGaveUp
+)
+
+// decideConfirmation classifies the confirming read of a change to
+// applied that failed failures times before, allowing maxFailures. It
+// is called only for reads that regsync did not cut short itself.
+func decideConfirmation(applied registrar.Status, second registrar.StatusReading, err error, failures, maxFailures int) confirmation {
 	switch {
+	case errors.Is(err, registrar.ErrRateLimited), errors.Is(err, registrar.ErrUnauthorized):
+		return confirmDeferred
+	case err != nil && failures+1 >= maxFailures:
+		return confirmGaveUp
 	case err != nil:
-		return false, fmt.Sprintf("second read failed: %v", err)
-	case second.Status != first.Status:
-		return false, fmt.Sprintf("registrar reported %q then %q", first.Raw, second.Raw)
+		return confirmFailed
+	case second.Status != applied:
+		return confirmContradicted
 	default:
-		return true, ""
+		return confirmConfirmed
 	}
 }
 
 func (s *Syncer) syncOnce(ctx context.Context, reg registrar.Registrar, d store.Domain, o store.Outcome) (store.Outcome, error) {
-	reading, err := s.read(ctx, reg, d)
+	reading, err := reg.ReadStatus(ctx, registrar.Domain{ID: d.ID, Name: d.Name})
+	if err != nil && ctx.Err() != nil {
+		// Cut short by regsync itself: nothing was learned.
+		return store.Outcome{}, err
+	}
 	o.RegistrarRequestID = requestID(reading, err)
 	if err == nil {
 		o.RawStatusFirst = &reading.Raw
@@ -242,79 +321,115 @@ func (s *Syncer) syncOnce(ctx context.Context, reg registrar.Registrar, d store.
 			IfVersion: d.Version, Required: true, SetStatus: reading.Status, Synced: true, NextSyncAt: s.nextSync(d),
 		}, o)
 	default: // readChangedGuarded
-		version, err := s.store.MarkUnconfirmed(ctx, d.ID, d.Version, d.Status, reading.Status)
-		if err != nil {
+		change := store.Unconfirmed{From: d.Status, Raw: reading.Raw}
+		if err := s.store.MarkUnconfirmed(ctx, d.ID, d.Version, reading.Status, change); err != nil {
 			return store.Outcome{}, err
 		}
-		d.Status = reading.Status
-		return s.doubleSync(ctx, reg, d, o.PreviousStatus, version, o)
+		return store.Outcome{}, &ConfirmLaterError{Wait: s.cfg.DoubleSyncDelay}
 	}
 }
 
-// doubleSync reads d again after the configured delay to confirm the
-// guarded change from previous to d.Status that is applied at version, and
-// reverts it when the registrar contradicts it.
-func (s *Syncer) doubleSync(ctx context.Context, reg registrar.Registrar, d store.Domain, previous registrar.Status, version int64, o store.Outcome) (store.Outcome, error) {
-	first := registrar.StatusReading{Status: d.Status, Raw: string(d.Status)}
-	if o.RawStatusFirst != nil {
-		first.Raw = *o.RawStatusFirst
+// confirm runs the double sync of d's unconfirmed change once its delay
+// has passed: it reads the registrar again and confirms the change,
+// reverts it, or records a failed read to retry, as [decideConfirmation]
+// says.
+func (s *Syncer) confirm(ctx context.Context, reg registrar.Registrar, d store.Domain, o store.Outcome) (store.Outcome, error) {
+	change := d.Unconfirmed
+	if wait := change.At.Add(s.cfg.DoubleSyncDelay).Sub(s.now()); wait > 0 {
+		return store.Outcome{}, &ConfirmLaterError{Wait: wait}
 	}
-	o.SyncSuccess = true
+	o.PreviousStatus = change.From
 	o.NewStatus = d.Status
+	o.RawStatusFirst = &change.Raw
 	o.StatusChanged = true
 	o.StatusChangedToActive = d.Status == registrar.StatusActive
+	o.SyncSuccess = true
 	o.DoubleSyncAttempted = true
 
-	if err := sleep(ctx, s.cfg.DoubleSyncDelay); err != nil {
-		// The change stays marked unconfirmed; the retried job resumes here.
+	second, err := reg.ReadStatus(ctx, registrar.Domain{ID: d.ID, Name: d.Name})
+	if err != nil && ctx.Err() != nil {
+		// Cut short by regsync itself: no answer, so no revert. The change
+		// stays unconfirmed and the retried job resumes here.
+		s.metrics.doubleSyncs.WithLabelValues(doubleSyncInterrupted).Inc()
 		return store.Outcome{}, err
-	}
-	second, err := s.read(ctx, reg, d)
-	if err == nil {
-		o.RawStatusSecond = &second.Raw
 	}
 	if id := requestID(second, err); id != nil {
 		o.RegistrarRequestID = id
 	}
-	confirmed, contradiction := decideDoubleSync(first, second, err)
-	if confirmed {
-		s.metrics.doubleSyncs.WithLabelValues("confirmed").Inc()
+	if err == nil {
+		o.RawStatusSecond = &second.Raw
+	}
+
+	lost := o
+	lost.RevertError = text(fmt.Sprintf("domain was changed by another writer after the sync applied %q; left as it is", d.Status))
+	lost.Info = text("The domain was changed by another writer during the double sync and was left as it is; it will be synced again soon.")
+	switch decideConfirmation(d.Status, second, err, change.Failures, s.cfg.MaxConfirmFailures) {
+	case confirmConfirmed:
+		s.metrics.doubleSyncs.WithLabelValues(doubleSyncConfirmed).Inc()
 		o.DoubleSyncSucceeded = true
 		o.Info = text("Domain status was updated after a confirming double sync.")
-		return s.finish(ctx, store.SyncUpdate{
-			IfVersion: version, Settle: true, Synced: true, NextSyncAt: s.nextSync(d),
+		lost.DoubleSyncSucceeded, lost.RevertError = true, nil
+		return s.finishEither(ctx, store.SyncUpdate{
+			IfVersion: d.Version, Settle: true, Synced: true, NextSyncAt: s.nextSync(d),
+		}, o, lost)
+	case confirmDeferred:
+		s.metrics.doubleSyncs.WithLabelValues(doubleSyncDeferred).Inc()
+		return store.Outcome{}, err
+	case confirmFailed:
+		s.metrics.doubleSyncs.WithLabelValues(doubleSyncFailed).Inc()
+		failed := fmt.Sprintf("confirming read %d of %d failed: %v", change.Failures+1, s.cfg.MaxConfirmFailures, err)
+		o.SyncSuccess = false
+		o.Error = text(err.Error())
+		o.DoubleSyncError = text(failed)
+		o.Info = text("Status change applied and not yet confirmed; the confirming read failed and will be retried.")
+		recorded, writeErr := s.finish(ctx, store.SyncUpdate{
+			IfVersion: d.Version, Required: true, CountConfirmFailure: true, NextSyncAt: s.after(s.cfg.RetryAfterError),
 		}, o)
+		if writeErr != nil {
+			return store.Outcome{}, writeErr
+		}
+		return recorded, fmt.Errorf("%w: %w", errConfirmFailed, err)
 	}
+
+	// Contradicted, or never confirmed: revert to the status the change
+	// replaced, only if the domain still holds what the sync wrote.
 	if err != nil {
-		s.metrics.doubleSyncs.WithLabelValues("error").Inc()
+		s.metrics.doubleSyncs.WithLabelValues(doubleSyncGaveUp).Inc()
+		o.DoubleSyncError = text(fmt.Sprintf("the registrar did not confirm the change: %d confirming reads failed, the last with: %v",
+			change.Failures+1, err))
 	} else {
-		s.metrics.doubleSyncs.WithLabelValues("contradicted").Inc()
+		s.metrics.doubleSyncs.WithLabelValues(doubleSyncContradicted).Inc()
+		o.DoubleSyncError = text(fmt.Sprintf("registrar reported %q then %q", change.Raw, second.Raw))
 	}
-	o.DoubleSyncError = text(contradiction)
 	o.RevertAttempted = true
-	o.FinishedAt = s.now()
-	kept := o
-	kept.RevertError = text(fmt.Sprintf("domain was changed by another writer after the sync applied %q; left as it is", d.Status))
-	kept.Info = text("Status change could not be reverted; the domain will be synced again soon.")
+	lost.DoubleSyncError, lost.RevertAttempted = o.DoubleSyncError, true
 	reverted := o
 	reverted.RevertSucceeded = true
-	reverted.NewStatus = previous
+	reverted.NewStatus = change.From
 	reverted.StatusChanged = false
 	reverted.StatusChangedToActive = false
 	reverted.Info = text("Status change reverted after a contradicting double sync.")
-	return s.store.FinishRevert(ctx, store.SyncUpdate{
-		IfVersion: version, SetStatus: previous, NextSyncAt: s.after(s.cfg.RetryAfterRevert),
-	}, reverted, kept)
+	if err != nil {
+		reverted.Info = text("Status change reverted: the registrar did not confirm it.")
+	}
+	return s.finishEither(ctx, store.SyncUpdate{
+		IfVersion: d.Version, SetStatus: change.From, NextSyncAt: s.after(s.cfg.RetryAfterRevert),
+	}, reverted, lost)
 }
 
 // finish ends the sync through the store, stamping the outcome's finish
 // time, and returns the recorded outcome.
 func (s *Syncer) finish(ctx context.Context, u store.SyncUpdate, o store.Outcome) (store.Outcome, error) {
 	o.FinishedAt = s.now()
-	if _, err := s.store.FinishSync(ctx, u, o); err != nil {
-		return store.Outcome{}, err
-	}
-	return o, nil
+	return s.store.FinishSync(ctx, u, o)
+}
+
+// finishEither ends the sync with ifMatched, or ifLost when the domain
+// changed meanwhile, and returns the one recorded.
+func (s *Syncer) finishEither(ctx context.Context, u store.SyncUpdate, ifMatched, ifLost store.Outcome) (store.Outcome, error) {
+	ifMatched.FinishedAt = s.now()
+	ifLost.FinishedAt = ifMatched.FinishedAt
+	return s.store.FinishEither(ctx, u, ifMatched, ifLost)
 }
 
 // finishWithError records a sync that could not read a usable status: the
@@ -330,22 +445,10 @@ func (s *Syncer) finishWithError(ctx context.Context, o store.Outcome, cause err
 	return recorded, cause
 }
 
-// read asks reg for d's status, within the registrar's rate limit, and
-// times the request.
-func (s *Syncer) read(ctx context.Context, reg registrar.Registrar, d store.Domain) (registrar.StatusReading, error) {
-	if err := s.limiter.Wait(ctx, reg.Name()); err != nil {
-		return registrar.StatusReading{}, err
-	}
-	start := time.Now()
-	reading, err := reg.ReadStatus(ctx, registrar.Domain{ID: d.ID, Name: d.Name})
-	s.metrics.registrarDuration.WithLabelValues(reg.Name(), "read_status", answerCode(err)).Observe(time.Since(start).Seconds())
-	return reading, err
-}
-
 // count updates the per-sync metrics from a recorded outcome.
 func (s *Syncer) count(o store.Outcome) {
 	s.metrics.statusSyncs.WithLabelValues(o.Registrar, Result(o)).Inc()
-	if o.StatusChanged {
+	if o.SyncSuccess && o.StatusChanged {
 		s.metrics.statusTransitions.WithLabelValues(string(o.PreviousStatus), string(o.NewStatus)).Inc()
 	}
 }
@@ -379,22 +482,6 @@ func (s *Syncer) nextSync(d store.Domain) time.Time {
 }
 
 func (s *Syncer) after(d time.Duration) time.Time { return s.now().Add(d) }
-
-// answerCode names a registrar answer for the request-duration metric: ok,
-// the HTTP status of an API error, timeout, or error.
-func answerCode(err error) string {
-	var apiErr *registrar.APIError
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.As(err, &apiErr):
-		return fmt.Sprint(apiErr.Status)
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	default:
-		return "error"
-	}
-}
 
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

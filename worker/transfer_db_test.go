@@ -161,7 +161,7 @@ func TestAuthInfoNeverStoredOrLoggedInPlaintext(t *testing.T) {
 
 	// Invalid values are refused and store nothing.
 	for _, bad := range []string{"short", "much-too-long-authinfo", "has space", "ünïcode1"} {
-		err := env.store.SetAuthInfo(ctx, env.keyring, "trf_secret", bad)
+		_, err := env.store.RequestReset(ctx, env.keyring, store.ResetRequest{TransferID: "trf_secret", AuthInfo: bad})
 		require.Error(t, err)
 		require.NotContains(t, err.Error(), bad)
 	}
@@ -172,8 +172,7 @@ func TestAuthInfoNeverStoredOrLoggedInPlaintext(t *testing.T) {
 
 	client := env.startClient(t, testConfig())
 	env.waitForJobs(t)
-	require.NoError(t, env.store.SetAuthInfo(ctx, env.keyring, "trf_secret", rejected))
-	_, _, err = env.store.EnqueueTransferRetry(ctx, "trf_secret")
+	_, err = env.store.RequestReset(ctx, env.keyring, store.ResetRequest{TransferID: "trf_secret", AuthInfo: rejected})
 	require.NoError(t, err)
 	env.waitForJobs(t)
 
@@ -190,8 +189,7 @@ func TestAuthInfoNeverStoredOrLoggedInPlaintext(t *testing.T) {
 	_, remembered := env.sim.TransferAuthInfo(order)
 	require.False(t, remembered, "the registrar accepted nothing")
 
-	require.NoError(t, env.store.SetAuthInfo(ctx, env.keyring, "trf_secret", accepted))
-	_, _, err = env.store.EnqueueTransferRetry(ctx, "trf_secret")
+	_, err = env.store.RequestReset(ctx, env.keyring, store.ResetRequest{TransferID: "trf_secret", AuthInfo: accepted})
 	require.NoError(t, err)
 	env.waitForJobs(t)
 	tr, err = env.store.Transfer(ctx, "trf_secret")

@@ -28,6 +28,11 @@ type TransferConfig struct {
 	// ConfirmDelay is the wait before the status read that confirms an
 	// accepted reset.
 	ConfirmDelay time.Duration
+	// AuthInfoRetryInterval is how often a transfer whose authInfo the
+	// registry refused is retried without a new one, until its deadline:
+	// the losing registrar may put back the authInfo used before, and then
+	// a reset without one goes through.
+	AuthInfoRetryInterval time.Duration
 }
 
 // DefaultTransferConfig returns the documented defaults.
@@ -35,15 +40,16 @@ func DefaultTransferConfig() TransferConfig {
 	return TransferConfig{
 		LockPeriod:      60 * 24 * time.Hour,
 		RetryInterval:   24 * time.Hour,
-		ConflictBackoff: time.Hour,
-		ConfirmDelay:    2 * time.Second,
+		ConflictBackoff:       time.Hour,
+		ConfirmDelay:          2 * time.Second,
+		AuthInfoRetryInterval: 24 * time.Hour,
 	}
 }
 
 // Validate reports the first setting that cannot work.
 func (c TransferConfig) Validate() error {
-	if c.LockPeriod <= 0 || c.RetryInterval <= 0 || c.ConflictBackoff <= 0 || c.ConfirmDelay < 0 {
-		return errors.New("transfer lock period, retry interval and conflict backoff must be positive")
+	if c.LockPeriod <= 0 || c.RetryInterval <= 0 || c.ConflictBackoff <= 0 || c.ConfirmDelay < 0 || c.AuthInfoRetryInterval <= 0 {
+		return errors.New("transfer lock period, retry intervals and conflict backoff must be positive")
 	}
 	return nil
 }
@@ -51,35 +57,35 @@ func (c TransferConfig) Validate() error {
 // transferStore is what a transfer retry needs from the store.
 type transferStore interface {
 	Transfer(ctx context.Context, id string) (store.Transfer, error)
+	UpdateTransfer(ctx context.Context, transferID string, u store.TransferUpdate) (int64, error)
 	FinishTransferAttempt(ctx context.Context, u store.TransferUpdate, a store.TransferAttempt) (store.TransferAttempt, error)
 }
 
 // Retrier runs one retry of one blocked transfer: the reason-aware
 // scheduling and result handling of the transfer-retry design.
 type Retrier struct {
-	store      transferStore
-	registrars map[string]registrar.Registrar
-	keyring    *secret.Keyring
-	cfg        TransferConfig
-	limiter    *RateLimiter
-	metrics    *Metrics
-	now        func() time.Time
+	store    transferStore
+	adapters Adapters
+	keyring  *secret.Keyring
+	cfg      TransferConfig
+	metrics  *Metrics
+	now      func() time.Time
 }
 
-// NewRetrier returns a Retrier. keyring opens stored authInfo values;
-// limiter (nil: unlimited) paces registrar requests.
-func NewRetrier(st transferStore, registrars map[string]registrar.Registrar, keyring *secret.Keyring, cfg TransferConfig, limiter *RateLimiter, metrics *Metrics) (*Retrier, error) {
+// NewRetrier returns a Retrier calling registrars through adapters.
+// keyring opens stored authInfo values.
+func NewRetrier(st transferStore, adapters Adapters, keyring *secret.Keyring, cfg TransferConfig, metrics *Metrics) (*Retrier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Retrier{store: st, registrars: registrars, keyring: keyring, cfg: cfg, limiter: limiter, metrics: metrics, now: time.Now}, nil
+	return &Retrier{store: st, adapters: adapters, keyring: keyring, cfg: cfg, metrics: metrics, now: time.Now}, nil
 }
 
 // preflight is what to do with a transfer before any registrar call.
 type preflight int
 
 const (
-	preflightSkip        preflight = iota // final, or waiting for an authInfo: nothing to do
+	preflightSkip        preflight = iota // final: nothing to do
 	preflightExpire                       // past its deadline
 	preflightWaitForLock                  // registered too recently
 	preflightCall                         // go on to the registrar
@@ -87,15 +93,15 @@ const (
 
 // decidePreflight decides from the stored transfer alone. A new authInfo
 // is worth trying at once, even inside the lock period, because it is
-// what the customer just did to unblock the transfer.
+// what the customer just did to unblock the transfer. A transfer waiting
+// for an authInfo is called too: the losing registrar may have put back
+// the one used before.
 func decidePreflight(cfg TransferConfig, now time.Time, t store.Transfer) (preflight, time.Time) {
 	switch {
 	case t.State.Final():
 		return preflightSkip, time.Time{}
 	case !now.Before(t.Deadline):
 		return preflightExpire, time.Time{}
-	case t.State == store.TransferWaitingAuthInfo && !t.AuthInfoUnsent:
-		return preflightSkip, time.Time{}
 	case t.BlockReason == "registered_recently" && !t.RegisteredAt.IsZero() && !t.AuthInfoUnsent &&
 		now.Before(t.RegisteredAt.Add(cfg.LockPeriod)):
 		return preflightWaitForLock, t.RegisteredAt.Add(cfg.LockPeriod)
@@ -104,17 +110,19 @@ func decidePreflight(cfg TransferConfig, now time.Time, t store.Transfer) (prefl
 	}
 }
 
-// resetResult names a reset call's answer, for the attempt row and the
-// metrics.
+// resetResult names a registrar call's answer, for the attempt row and
+// the metrics.
 func resetResult(err error) string {
 	switch {
 	case err == nil:
 		return "accepted"
 	case errors.Is(err, registrar.ErrRateLimited):
 		return "rate_limited"
+	case errors.Is(err, registrar.ErrUnauthorized):
+		return "credentials_refused"
 	case errors.Is(err, registrar.ErrInvalidRequest):
 		return "invalid"
-	case errors.Is(err, registrar.ErrForbidden), errors.Is(err, registrar.ErrUnauthorized):
+	case errors.Is(err, registrar.ErrForbidden):
 		return "forbidden"
 	case errors.Is(err, registrar.ErrNotFound):
 		return "closed"
@@ -130,10 +138,12 @@ func resetResult(err error) string {
 // errTransferTransient marks an attempt the job queue should retry.
 var errTransferTransient = errors.New("transfer retry failed; will retry")
 
-// Retry runs one retry of the transfer and records it, also when there
-// was nothing to do. It returns the recorded attempt and an error when
-// the job should be retried, snoozed or cancelled, as [jobError] maps it.
-// lastAttempt says whether the job queue will not run it again.
+// Retry runs one retry of the transfer and records it, one attempt row per
+// run, also when there was nothing to do. It returns the recorded attempt
+// and an error when the job should be retried, snoozed or cancelled, as
+// [jobError] maps it. lastAttempt says whether the job queue will not run
+// it again. A run cut short by regsync itself before any reset was sent
+// records nothing; one cut short after is recorded as interrupted.
 func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAttempt bool) (store.TransferAttempt, error) {
 	t, err := r.store.Transfer(ctx, transferID)
 	if err != nil {
@@ -144,7 +154,10 @@ func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAtt
 		TransferID: t.ID, Registrar: t.Registrar, StateBefore: t.State,
 		JobID: run.JobID, Attempt: run.Attempt, JobAttemptedAt: run.AttemptedAt, StartedAt: now,
 	}
-	u := store.TransferUpdate{State: t.State, AuthInfoVersion: t.AuthInfoVersion, NextRetryAt: now.Add(r.cfg.RetryInterval)}
+	u := store.TransferUpdate{IfVersion: t.Version, State: t.State, NextRetryAt: now.Add(r.cfg.RetryInterval)}
+	if t.State == store.TransferWaitingAuthInfo {
+		u.NextRetryAt = now.Add(r.cfg.AuthInfoRetryInterval)
+	}
 
 	decision, until := decidePreflight(r.cfg, now, t)
 	switch decision {
@@ -160,37 +173,44 @@ func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAtt
 		return r.finish(ctx, u, a, nil)
 	}
 
-	adapter, ok := r.registrars[t.Registrar]
-	resetter, canReset := adapter.(registrar.TransferResetter)
-	if !ok || !canReset {
-		err := fmt.Errorf("%w: %q cannot reset transfers", ErrNoAdapter, t.Registrar)
-		a.Result, u.State = "failed", store.TransferFailed
-		return r.finish(ctx, u, a, err)
+	adapter := r.adapters[t.Registrar]
+	if adapter.Resetter == nil {
+		// Not this transfer's fault: a replica without the registrar's
+		// configuration, or a registrar that cannot reset. Keep its state
+		// and try again later.
+		r.metrics.registrarAccessErrors.WithLabelValues(t.Registrar, accessNotConfigured).Inc()
+		a.Result = "not_configured"
+		return r.finish(ctx, u, a, fmt.Errorf("%w: %q cannot reset transfers here", ErrNoAdapter, t.Registrar))
 	}
 	order := registrar.Transfer{Account: t.AccountNumber, DomainName: t.DomainName}
-	reader, canRead := adapter.(registrar.TransferStatusReader)
 
 	// Read the status first, where the adapter can: reset only a transfer
-	// that is blocked and resettable.
-	if canRead {
-		status, err := r.readStatus(ctx, reader, order)
-		if err != nil {
-			return r.finishCallError(ctx, u, a, err, lastAttempt)
-		}
-		a.TransferStatusCode, a.TransferStatus, a.RegistrarRequestID = &status.Code, status.Description, status.RequestID
+	// that is blocked and resettable. A 403 here is no verdict on the
+	// transfer: the reset's own answer is.
+	if reader := adapter.TransferStatus; reader != nil {
+		status, err := reader.ReadTransferStatus(ctx, order)
 		switch {
-		case status.State == registrar.TransferCompleted:
-			a.Result, u.State = "completed", store.TransferCompleted
-			return r.finish(ctx, u, a, nil)
-		case status.State == registrar.TransferCancelled:
-			a.Result, u.State = "cancelled", store.TransferClosed
-			return r.finish(ctx, u, a, nil)
-		case status.State == registrar.TransferPending:
-			a.Result, u.State = "in_progress", store.TransferInProgress
-			return r.finish(ctx, u, a, nil)
-		case status.State != registrar.TransferBlocked || !status.CanBeReset:
-			a.Result, u.CountConflict, u.NextRetryAt = "not_resettable", true, now.Add(r.conflictBackoff(t.Conflicts))
-			return r.finish(ctx, u, a, nil)
+		case err != nil && ctx.Err() != nil:
+			return store.TransferAttempt{}, err
+		case errors.Is(err, registrar.ErrForbidden):
+		case err != nil:
+			return r.finishCallError(ctx, t, u, a, err, lastAttempt)
+		default:
+			a.TransferStatusCode, a.TransferStatus, a.RegistrarRequestID = &status.Code, status.Description, status.RequestID
+			switch {
+			case status.State == registrar.TransferCompleted:
+				a.Result, u.State = "completed", store.TransferCompleted
+				return r.finish(ctx, u, a, nil)
+			case status.State == registrar.TransferCancelled:
+				a.Result, u.State = "cancelled", store.TransferClosed
+				return r.finish(ctx, u, a, nil)
+			case status.State == registrar.TransferPending:
+				a.Result, u.State = "in_progress", store.TransferInProgress
+				return r.finish(ctx, u, a, nil)
+			case status.State != registrar.TransferBlocked || !status.CanBeReset:
+				a.Result, u.CountConflict, u.NextRetryAt = "not_resettable", true, now.Add(r.conflictBackoff(t.Conflicts))
+				return r.finish(ctx, u, a, nil)
+			}
 		}
 	}
 
@@ -204,38 +224,68 @@ func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAtt
 		}
 		a.SentNewAuthInfo = true
 	}
-	res, err := r.reset(ctx, resetter, order, authInfo)
+	res, err := adapter.Resetter.ResetTransfer(ctx, order, authInfo)
 	a.Result = resetResult(err)
+	if err != nil && ctx.Err() != nil {
+		// The request may have reached the registrar: record that this run
+		// cannot tell, and leave the transfer for the next run's status read.
+		a.Result = "interrupted"
+		return r.finish(context.WithoutCancel(ctx), u, a, err)
+	}
 	if err != nil {
-		return r.finishCallError(ctx, u, a, err, lastAttempt)
+		return r.finishCallError(ctx, t, u, a, err, lastAttempt)
 	}
 
+	// Accepted: record it before anything can cancel this run, so that the
+	// authInfo is known to be sent and is never sent again.
 	a.HTTPStatus, a.RegistrarRequestID = res.Status, res.RequestID
-	u.State, u.CountAttempt, u.AuthInfoSent = store.TransferInProgress, true, a.SentNewAuthInfo
-	if canRead {
-		// The double sync of a reset: the registry should now show the
-		// transfer pending again.
-		a.DoubleSyncAttempted = true
-		if err := sleep(ctx, r.cfg.ConfirmDelay); err != nil {
-			return store.TransferAttempt{}, err
-		}
-		status, err := r.readStatus(ctx, reader, order)
-		switch {
-		case err != nil:
-			a.DoubleSyncError = text(fmt.Sprintf("confirming status read failed: %v", err))
-		case status.State == registrar.TransferPending || status.State == registrar.TransferCompleted:
-			a.DoubleSyncSucceeded = true
-		default:
-			a.DoubleSyncError = text(fmt.Sprintf("registrar accepted the reset but reports the transfer %s (%d %s)", status.State, status.Code, status.Description))
-			u.State = store.TransferBlocked
-		}
+	accepted := store.TransferUpdate{
+		IfVersion: t.Version, State: store.TransferInProgress, CountAttempt: true, AuthInfoSent: a.SentNewAuthInfo,
+		NextRetryAt: now.Add(r.cfg.RetryInterval),
+	}
+	version, err := r.store.UpdateTransfer(context.WithoutCancel(ctx), t.ID, accepted)
+	if errors.Is(err, store.ErrTransferChanged) {
+		return r.finish(context.WithoutCancel(ctx), accepted, a, nil)
+	}
+	if err != nil {
+		return store.TransferAttempt{}, err
+	}
+	u = store.TransferUpdate{IfVersion: version, State: store.TransferInProgress, NextRetryAt: accepted.NextRetryAt}
+	reader := adapter.TransferStatus
+	if reader == nil {
+		return r.finish(ctx, u, a, nil)
+	}
+	// The double sync of a reset: the registry should now show the
+	// transfer pending again.
+	a.DoubleSyncAttempted = true
+	status, err := readAfter(ctx, r.cfg.ConfirmDelay, func() (registrar.TransferStatus, error) { return reader.ReadTransferStatus(ctx, order) })
+	switch {
+	case err != nil && ctx.Err() != nil:
+		a.DoubleSyncError = text(fmt.Sprintf("confirming status read interrupted: %v; the next retry reads the status again", err))
+		return r.finish(context.WithoutCancel(ctx), u, a, nil)
+	case err != nil:
+		a.DoubleSyncError = text(fmt.Sprintf("confirming status read failed: %v", err))
+	case status.State == registrar.TransferPending || status.State == registrar.TransferCompleted:
+		a.DoubleSyncSucceeded = true
+	default:
+		a.DoubleSyncError = text(fmt.Sprintf("registrar accepted the reset but reports the transfer %s (%d %s)", status.State, status.Code, status.Description))
+		u.State = store.TransferBlocked
 	}
 	return r.finish(ctx, u, a, nil)
 }
 
+// readAfter waits delay, then reads; a wait cut short returns ctx's error.
+func readAfter[T any](ctx context.Context, delay time.Duration, read func() (T, error)) (T, error) {
+	if err := sleep(ctx, delay); err != nil {
+		var zero T
+		return zero, err
+	}
+	return read()
+}
+
 // finishCallError records an attempt whose registrar call failed and
 // decides what becomes of the transfer and the job.
-func (r *Retrier) finishCallError(ctx context.Context, u store.TransferUpdate, a store.TransferAttempt, callErr error, lastAttempt bool) (store.TransferAttempt, error) {
+func (r *Retrier) finishCallError(ctx context.Context, t store.Transfer, u store.TransferUpdate, a store.TransferAttempt, callErr error, lastAttempt bool) (store.TransferAttempt, error) {
 	var apiErr *registrar.APIError
 	if errors.As(callErr, &apiErr) {
 		a.HTTPStatus = apiErr.Status
@@ -248,10 +298,12 @@ func (r *Retrier) finishCallError(ctx context.Context, u store.TransferUpdate, a
 	var jobErr error
 	switch a.Result {
 	case "invalid":
-		// The registry refused the authInfo or another parameter: nothing
-		// changes until a new authInfo arrives. A new one that was refused
-		// is reverted to the value the registrar still has.
+		// The registry refused the authInfo or another parameter: a new
+		// authInfo is needed, or the losing registrar must put back the
+		// one used before, so retry slowly. A new one that was refused is
+		// reverted to the value the registrar still has.
 		u.State, u.CountAttempt, u.RevertAuthInfo = store.TransferWaitingAuthInfo, true, a.SentNewAuthInfo
+		u.NextRetryAt = now.Add(r.cfg.AuthInfoRetryInterval)
 	case "forbidden":
 		u.State, u.CountAttempt = store.TransferForbidden, true
 	case "closed":
@@ -259,8 +311,10 @@ func (r *Retrier) finishCallError(ctx context.Context, u store.TransferUpdate, a
 	case "conflict":
 		// Pending but not resettable now: not a failure, and it does not
 		// burn the job's attempts.
-		u.CountConflict, u.NextRetryAt = true, now.Add(r.conflictBackoff(0))
-	case "rate_limited":
+		u.CountConflict, u.NextRetryAt = true, now.Add(r.conflictBackoff(t.Conflicts))
+	case "rate_limited", "credentials_refused":
+		// Not the transfer's fault: its state stays, and the job is given
+		// back to run later.
 		jobErr = callErr
 	case "unexpected":
 		u.CountAttempt = true
@@ -291,39 +345,13 @@ func (r *Retrier) finish(ctx context.Context, u store.TransferUpdate, a store.Tr
 	return recorded, cause
 }
 
+// conflictBackoff is the wait after a transfer's next "not resettable
+// now" answer, when it had conflicts of them before: ConflictBackoff,
+// doubled for each, up to RetryInterval.
 func (r *Retrier) conflictBackoff(conflicts int) time.Duration {
 	wait := r.cfg.ConflictBackoff
 	for range min(conflicts, 16) {
 		wait *= 2
 	}
 	return min(wait, r.cfg.RetryInterval)
-}
-
-func (r *Retrier) readStatus(ctx context.Context, reader registrar.TransferStatusReader, order registrar.Transfer) (registrar.TransferStatus, error) {
-	if err := r.limiter.Wait(ctx, adapterName(reader)); err != nil {
-		return registrar.TransferStatus{}, err
-	}
-	start := time.Now()
-	status, err := reader.ReadTransferStatus(ctx, order)
-	r.metrics.registrarDuration.WithLabelValues(adapterName(reader), "read_transfer_status", answerCode(err)).Observe(time.Since(start).Seconds())
-	return status, err
-}
-
-func (r *Retrier) reset(ctx context.Context, resetter registrar.TransferResetter, order registrar.Transfer, authInfo string) (registrar.ResetResult, error) {
-	if err := r.limiter.Wait(ctx, adapterName(resetter)); err != nil {
-		return registrar.ResetResult{}, err
-	}
-	start := time.Now()
-	res, err := resetter.ResetTransfer(ctx, order, authInfo)
-	name := adapterName(resetter)
-	r.metrics.registrarDuration.WithLabelValues(name, "reset_transfer", answerCode(err)).Observe(time.Since(start).Seconds())
-	r.metrics.transferResets.WithLabelValues(name, resetResult(err)).Inc()
-	return res, err
-}
-
-func adapterName(adapter any) string {
-	if named, ok := adapter.(interface{ Name() string }); ok {
-		return named.Name()
-	}
-	return "unknown"
 }

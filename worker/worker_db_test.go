@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +46,7 @@ type dbEnv struct {
 	logger   *zap.Logger
 }
 
-func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
+func newDBEnv(t *testing.T, reg registrar.Named) *dbEnv {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	simulator, err := sim.New(sim.DefaultConfig())
@@ -58,8 +59,8 @@ func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
 	cfg := DefaultSyncConfig()
 	cfg.DoubleSyncDelay = 0
 	st := store.New(pool)
-	registrars := map[string]registrar.Registrar{"sim": reg}
-	syncer, err := NewSyncer(st, registrars, cfg, nil, metrics)
+	adapters := NewAdapters([]registrar.Named{reg}, nil, metrics)
+	syncer, err := NewSyncer(st, adapters, cfg, metrics)
 	require.NoError(t, err)
 	keySpec, err := secret.GenerateKey("k1")
 	require.NoError(t, err)
@@ -67,7 +68,7 @@ func newDBEnv(t *testing.T, reg registrar.Registrar) *dbEnv {
 	require.NoError(t, err)
 	transferCfg := DefaultTransferConfig()
 	transferCfg.ConfirmDelay = 0
-	retrier, err := NewRetrier(st, registrars, keyring, transferCfg, nil, metrics)
+	retrier, err := NewRetrier(st, adapters, keyring, transferCfg, metrics)
 	require.NoError(t, err)
 	return &dbEnv{
 		pool: pool, store: st, sim: simulator, metrics: metrics, registry: registry, syncer: syncer, retrier: retrier, keyring: keyring,
@@ -87,7 +88,7 @@ func (e *dbEnv) addDomain(t *testing.T, id string, status registrar.Status, read
 
 func (e *dbEnv) startClient(t *testing.T, cfg Config) *river.Client[pgx.Tx] {
 	t.Helper()
-	client, err := NewClient(e.pool, cfg, e.syncer, e.retrier, e.metrics, e.logger)
+	client, err := NewClient(e.store, cfg, e.syncer, e.retrier, e.metrics, e.logger)
 	require.NoError(t, err)
 	require.NoError(t, client.Start(context.Background()))
 	t.Cleanup(func() {
@@ -126,11 +127,15 @@ func TestStatusSyncWorkerRecordsOutcome(t *testing.T) {
 	env := newDBEnv(t, nil)
 	env.addDomain(t, "dom_flap", registrar.StatusActive, "expired", "active")
 
-	w := rivertest.NewWorker(t, riverpgxv5.New(env.pool), &river.Config{Schema: migrations.Schema}, NewStatusSyncWorker(env.syncer, env.metrics))
+	w := rivertest.NewWorker(t, riverpgxv5.New(env.pool), &river.Config{Schema: migrations.Schema}, NewStatusSyncWorker(env.syncer, env.metrics, time.Hour))
 	tx, err := env.pool.Begin(ctx)
 	require.NoError(t, err)
 	defer tx.Rollback(ctx)
 	res, err := w.Work(ctx, t, tx, StatusSyncArgs{DomainID: "dom_flap"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobSnoozed, res.EventKind, "the guarded change is applied and the job given back for its double sync")
+	require.Nil(t, res.Job.Output(), "nothing is recorded yet")
+	res, err = w.WorkJob(ctx, t, tx, res.Job)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 
@@ -186,7 +191,7 @@ func TestStatusSyncStoreCompareAndSet(t *testing.T) {
 	// the sync's compare-and-set at the old version loses.
 	_, err = env.pool.Exec(ctx, `UPDATE regsync.domains SET status = 'suspended' WHERE id = 'dom_cas'`)
 	require.NoError(t, err)
-	_, err = env.store.MarkUnconfirmed(ctx, "dom_cas", d.Version, d.Status, registrar.StatusActive)
+	err = env.store.MarkUnconfirmed(ctx, "dom_cas", d.Version, registrar.StatusActive, store.Unconfirmed{From: d.Status, Raw: "active"})
 	require.ErrorIs(t, err, store.ErrVersionConflict)
 	_, err = env.store.FinishSync(ctx, store.SyncUpdate{IfVersion: d.Version, Required: true, SetStatus: registrar.StatusActive, NextSyncAt: time.Now()},
 		store.Outcome{ID: d.ID, Name: d.Name, Registrar: "sim", PreviousStatus: "pending", NewStatus: "active"})
@@ -443,7 +448,7 @@ func TestTwoClientsNeverSyncADomainConcurrently(t *testing.T) {
 	second := &dbEnv{pool: env.pool, store: env.store, retrier: env.retrier, metrics: NewMetrics(prometheus.NewRegistry()), logger: env.logger}
 	cfg := DefaultSyncConfig()
 	cfg.DoubleSyncDelay = 0
-	second.syncer, err = NewSyncer(env.store, map[string]registrar.Registrar{"sim": tracker}, cfg, nil, second.metrics)
+	second.syncer, err = NewSyncer(env.store, NewAdapters([]registrar.Named{tracker}, nil, second.metrics), cfg, second.metrics)
 	require.NoError(t, err)
 	env.startClient(t, testConfig())
 	second.startClient(t, testConfig())
@@ -547,11 +552,52 @@ func TestMetricsLint(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	m.statusSyncs.WithLabelValues("sim", "changed").Inc()
-	m.registrarDuration.WithLabelValues("sim", "read_status", "ok").Observe(0.1)
+	simulator, err := sim.New(sim.DefaultConfig())
+	require.NoError(t, err)
+	m.Init(NewAdapters([]registrar.Named{simulator}, nil, m))
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
 	require.Empty(t, problems)
+
+	// Every bounded series exists from the start, at zero.
+	for _, c := range []struct {
+		name   string
+		labels []string
+	}{
+		{"regsync_double_sync_total", []string{"confirmed"}},
+		{"regsync_double_sync_total", []string{"interrupted"}},
+		{"regsync_status_sync_total", []string{"sim", "reverted"}},
+		{"regsync_status_transitions_total", []string{"active", "expired"}},
+		{"regsync_transfer_reset_total", []string{"sim", "forbidden"}},
+		{"regsync_registrar_access_errors_total", []string{"credentials_refused", "sim"}}, // labels sort by name
+		{"regsync_jobs_rejected_total", []string{"status_sync", "invalid_args"}},
+		{"regsync_sweep_enqueued_total", []string{"transfer_retry"}},
+	} {
+		require.True(t, hasSeries(t, reg, c.name, c.labels...), "%s%v", c.name, c.labels)
+	}
+}
+
+// hasSeries reports whether reg has a series of the named family whose
+// label values, in the order of their sorted names, are values.
+func hasSeries(t *testing.T, reg *prometheus.Registry, name string, values ...string) bool {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetValue())
+			}
+			if slices.Equal(got, values) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func TestRateLimitIsSharedAcrossProcesses(t *testing.T) {

@@ -248,15 +248,16 @@ func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options, ru
 		}
 		processStore := store.New(processPool)
 		metrics := worker.NewMetrics(prometheus.NewRegistry())
-		syncer, err := worker.NewSyncer(processStore, map[string]registrar.Registrar{"sim": simulator}, cfg.Sync, nil, metrics)
+		adapters := worker.NewAdapters([]registrar.Named{simulator}, nil, metrics)
+		syncer, err := worker.NewSyncer(processStore, adapters, cfg.Sync, metrics)
 		if err != nil {
 			return 0, err
 		}
-		retrier, err := worker.NewRetrier(processStore, nil, nil, cfg.Transfer, nil, metrics)
+		retrier, err := worker.NewRetrier(processStore, adapters, nil, cfg.Transfer, metrics)
 		if err != nil {
 			return 0, err
 		}
-		if clients[i], err = worker.NewClient(processPool, cfg, syncer, retrier, metrics, zap.NewNop()); err != nil {
+		if clients[i], err = worker.NewClient(processStore, cfg, syncer, retrier, metrics, zap.NewNop()); err != nil {
 			return 0, err
 		}
 	}

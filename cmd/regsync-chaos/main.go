@@ -317,7 +317,7 @@ func seed(ctx context.Context, st *store.Store, keyring *secret.Keyring, simURL 
 		}
 		if script.authInfo {
 			authInfo := fmt.Sprintf("%s%08d", authInfoPrefix, i)
-			if err := st.SetAuthInfo(ctx, keyring, t.ID, authInfo); err != nil {
+			if _, err := st.RequestReset(ctx, keyring, store.ResetRequest{TransferID: t.ID, AuthInfo: authInfo}); err != nil {
 				return pop, err
 			}
 			pop.authInfos = append(pop.authInfos, authInfo)

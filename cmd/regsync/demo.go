@@ -105,7 +105,8 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if err := seedDemo(ctx, store.New(pool), simulator, *domains, *seed); err != nil {
+	st := store.New(pool)
+	if err := seedDemo(ctx, st, simulator, *domains, *seed); err != nil {
 		return err
 	}
 	keyring, err := c.keyring()
@@ -122,18 +123,18 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 	}
-	if err := seedDemoTransfers(ctx, store.New(pool), simulator, keyring); err != nil {
+	if err := seedDemoTransfers(ctx, st, simulator, keyring); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "demo: seeded %d domains and %d blocked transfers on the simulated registrar\n", *domains, len(demoTransfers))
 
 	reg := newRegistry()
-	svc, err := newService(pool, map[string]registrar.Registrar{"sim": simulator}, keyring, nil, cfg, reg, logger)
+	svc, err := newService(st, []registrar.Named{simulator}, keyring, nil, cfg, reg, logger)
 	if err != nil {
 		return err
 	}
 	if *apiAddr != "" {
-		if err := demoAPI(ctx, c, svc, store.New(pool), keyring, *apiAddr, logger); err != nil {
+		if err := demoAPI(ctx, c, svc, st, keyring, *apiAddr, logger); err != nil {
 			return err
 		}
 	}
@@ -158,7 +159,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printDemoSummary(ctx, c.stdout, pool, reg, time.Since(started))
+	return printDemoSummary(ctx, c.stdout, st, reg, time.Since(started))
 }
 
 // demoAPI mounts the HTTP API on addr and prints a key for it with both
@@ -253,7 +254,7 @@ func seedDemoTransfers(ctx context.Context, st *store.Store, s *sim.Sim, keyring
 			return err
 		}
 		if d.authInfo != "" {
-			if err := st.SetAuthInfo(ctx, keyring, d.transfer.ID, d.authInfo); err != nil {
+			if _, err := st.RequestReset(ctx, keyring, store.ResetRequest{TransferID: d.transfer.ID, AuthInfo: d.authInfo}); err != nil {
 				return err
 			}
 		}
@@ -310,7 +311,8 @@ func watchDemo(ctx context.Context, w io.Writer, pool *pgxpool.Pool, once bool, 
 
 // printDemoSummary prints what the demo did: syncs by result, status
 // transitions, double syncs and the jobs' final states.
-func printDemoSummary(ctx context.Context, w io.Writer, pool *pgxpool.Pool, reg *prometheus.Registry, elapsed time.Duration) error {
+func printDemoSummary(ctx context.Context, w io.Writer, st *store.Store, reg *prometheus.Registry, elapsed time.Duration) error {
+	pool := st.Pool()
 	families, err := reg.Gather()
 	if err != nil {
 		return err
@@ -327,7 +329,7 @@ func printDemoSummary(ctx context.Context, w io.Writer, pool *pgxpool.Pool, reg 
 
 	printCounter(w, families, "regsync_transfer_reset_total", "transfer resets by result", "result")
 	printCounter(w, families, "regsync_transfer_auth_info_reverts_total", "authInfo reverts", "succeeded")
-	transfers, err := store.New(pool).Transfers(ctx, "")
+	transfers, err := st.Transfers(ctx, "")
 	if err != nil {
 		return err
 	}

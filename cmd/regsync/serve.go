@@ -69,10 +69,11 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		logger.Warn("no secret key configured (REGSYNC_SECRET_KEY): transfer retries cannot send a new authInfo")
 	}
 	reg := newRegistry()
-	if err := store.New(pool).SetRateLimits(ctx, *limits); err != nil {
+	st := store.New(pool)
+	if err := st.SetRateLimits(ctx, *limits); err != nil {
 		return err
 	}
-	svc, err := newService(pool, adapters, keyring, *limits, cfg, reg, logger)
+	svc, err := newService(st, adapters, keyring, *limits, cfg, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", *apiAddr, err)
 		}
-		if err := svc.mountAPI(apiListener, store.New(pool), keyring, apiSyncTimeout, logger); err != nil {
+		if err := svc.mountAPI(apiListener, st, keyring, apiSyncTimeout, logger); err != nil {
 			return err
 		}
 		logger.Info("serving the HTTP API", zap.String("api_addr", apiListener.Addr().String()))
@@ -120,27 +121,28 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// newService wires the store, syncer, retrier, metrics and River client.
-// keyring may be nil: retries that need to send a stored authInfo then
-// fail with a clear error.
-func newService(pool *pgxpool.Pool, adapters map[string]registrar.Registrar, keyring *secret.Keyring, limits []store.RateLimit, cfg worker.Config, reg *prometheus.Registry, logger *zap.Logger) (*service, error) {
+// newService wires the syncer, retrier, metrics and River client around
+// the process's one store. Each adapter is wrapped once with the shared
+// rate limits and the metrics. keyring may be nil: retries that need to
+// send a stored authInfo then fail with a clear error.
+func newService(st *store.Store, adapters []registrar.Named, keyring *secret.Keyring, limits []store.RateLimit, cfg worker.Config, reg *prometheus.Registry, logger *zap.Logger) (*service, error) {
 	metrics := worker.NewMetrics(reg)
-	st := store.New(pool)
-	limiter := worker.NewRateLimiter(st, limits, metrics)
+	wrapped := worker.NewAdapters(adapters, worker.NewRateLimiter(st, limits, metrics), metrics)
+	metrics.Init(wrapped)
 	reg.MustRegister(worker.NewDatabaseCollector(st, 5*time.Second))
-	syncer, err := worker.NewSyncer(st, adapters, cfg.Sync, limiter, metrics)
+	syncer, err := worker.NewSyncer(st, wrapped, cfg.Sync, metrics)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	retrier, err := worker.NewRetrier(st, adapters, keyring, cfg.Transfer, limiter, metrics)
+	retrier, err := worker.NewRetrier(st, wrapped, keyring, cfg.Transfer, metrics)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	client, err := worker.NewClient(pool, cfg, syncer, retrier, metrics, logger)
+	client, err := worker.NewClient(st, cfg, syncer, retrier, metrics, logger)
 	if err != nil {
 		return nil, err
 	}
-	return &service{pool: pool, client: client, reg: reg}, nil
+	return &service{pool: st.Pool(), client: client, reg: reg}, nil
 }
 
 // handler serves /metrics, /healthz (the process is up) and /readyz (the
@@ -291,7 +293,7 @@ func (c *cli) registrarsFlag(fs *flag.FlagSet) *string {
 
 // adapters builds the comma-separated registrar adapters, each configured
 // from its REGSYNC_<NAME>_* variables.
-func (c *cli) adapters(names string) (map[string]registrar.Registrar, error) {
+func (c *cli) adapters(names string) ([]registrar.Named, error) {
 	adapters, err := factory.New(strings.Split(names, ","), c.getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)

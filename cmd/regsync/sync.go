@@ -31,11 +31,18 @@ func runSync(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	syncer, err := worker.NewSyncer(store.New(pool), adapters, cfg.Sync, nil, worker.NewMetrics(newRegistry()))
+	st := store.New(pool)
+	metrics := worker.NewMetrics(newRegistry())
+	limits, err := st.RateLimits(ctx)
+	if err != nil {
+		return err
+	}
+	wrapped := worker.NewAdapters(adapters, worker.NewRateLimiter(st, limits, metrics), metrics)
+	syncer, err := worker.NewSyncer(st, wrapped, cfg.Sync, metrics)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	outcome, syncErr := syncer.Sync(ctx, domainID, worker.Run{})
+	outcome, syncErr := syncer.SyncNow(ctx, domainID)
 	if outcome.ID == "" {
 		return syncErr
 	}

@@ -180,8 +180,9 @@ func enqueueTransferRetry(ctx context.Context, c *cli, st *store.Store, id strin
 }
 
 func runTransferSetAuthInfo(ctx context.Context, c *cli, args []string) error {
-	fs := c.flagSet("transfer set-auth-info", "TRANSFER_ID", "Read a new authInfo (6 to 16 printable ASCII characters) from the first line of stdin, store it encrypted with REGSYNC_SECRET_KEY, keep the current one to revert to, and enqueue a retry that sends it. The value never appears in arguments, job rows, logs or output")
+	fs := c.flagSet("transfer set-auth-info", "TRANSFER_ID", "Read a new authInfo (6 to 16 printable ASCII characters) from the first line of stdin, store it encrypted with REGSYNC_SECRET_KEY, keep the current one to revert to, and enqueue a retry that sends it. The transfer must be open and not in progress at the registry (--force overrides the latter). The value never appears in arguments, job rows, logs or output")
 	common := c.commonFlags(fs)
+	force := fs.Bool("force", false, "reset a transfer that is in progress at the registry too")
 	if err := c.parse(fs, args, 1); err != nil {
 		return err
 	}
@@ -205,12 +206,20 @@ func runTransferSetAuthInfo(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	st := store.New(pool)
-	if err := st.SetAuthInfo(ctx, keyring, id, authInfo); err != nil {
+	done, err := store.New(pool).RequestReset(ctx, keyring, store.ResetRequest{TransferID: id, AuthInfo: authInfo, Force: *force})
+	if errors.Is(err, store.ErrTransferNotResettable) {
+		return fmt.Errorf("%w; pass --force to reset it all the same", err)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "stored a new authInfo for %s\n", id)
-	return enqueueTransferRetry(ctx, c, st, id)
+	if done.JobID == 0 {
+		fmt.Fprintf(c.stdout, "a retry of %s is already pending\n", id)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "enqueued job %d\n", done.JobID)
+	return nil
 }
 
 // readSecretLine reads the first line of r without its line ending.

@@ -96,12 +96,12 @@ func newEnv(t testing.TB, opts options) *env {
 	cfg.Sync.DoubleSyncDelay = 0
 	cfg.Transfer.ConfirmDelay = 0
 	cfg.Sweep.Interval = time.Hour // the sweep runs once, on start
-	registrars := map[string]registrar.Registrar{"sim": simulator}
-	syncer, err := worker.NewSyncer(st, registrars, cfg.Sync, nil, metrics)
+	adapters := worker.NewAdapters([]registrar.Named{simulator}, nil, metrics)
+	syncer, err := worker.NewSyncer(st, adapters, cfg.Sync, metrics)
 	require.NoError(t, err)
-	retrier, err := worker.NewRetrier(st, registrars, keyring, cfg.Transfer, nil, metrics)
+	retrier, err := worker.NewRetrier(st, adapters, keyring, cfg.Transfer, metrics)
 	require.NoError(t, err)
-	client, err := worker.NewClient(pool, cfg, syncer, retrier, metrics, logger)
+	client, err := worker.NewClient(st, cfg, syncer, retrier, metrics, logger)
 	require.NoError(t, err)
 
 	if opts.rateLimit == 0 {

@@ -101,7 +101,7 @@ func TestSecretsStayOutOfLogsAndMetrics(t *testing.T) {
 	}
 	var reset map[string]any
 	for _, line := range lines {
-		if line["msg"] == "stored a new authInfo" {
+		if line["msg"] == "transfer reset" && line["new_auth_info"] == true {
 			reset = line
 		}
 	}

@@ -46,44 +46,26 @@ func (a *api) resetTransfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx := r.Context()
-	t, err := a.store.OpenTransferByDomain(ctx, domain)
+	done, err := a.store.RequestReset(r.Context(), a.keyring, store.ResetRequest{DomainName: domain, Account: account, AuthInfo: authInfo})
 	switch {
-	case errors.Is(err, store.ErrTransferNotFound):
+	case errors.Is(err, store.ErrTransferNotFound), errors.Is(err, store.ErrTransferFinal):
 		a.problem(w, r, codeTransferNotFound, "No pending transfer of this domain.", nil)
+		return
+	case errors.Is(err, store.ErrTransferForbidden):
+		a.problem(w, r, codeTransferForbidden, "The transfer of this domain does not belong to this account.", nil)
+		return
+	case errors.Is(err, store.ErrTransferNotResettable):
+		a.problem(w, r, codeTransferNotResettable, "The transfer is running at the registry and cannot be reset now.", nil)
+		return
+	case errors.Is(err, store.ErrAuthInfoRequired):
+		a.problem(w, r, codeTransferNotResettable, "The registry refused the transfer's authInfo: a reset must supply a new one.", nil)
 		return
 	case err != nil:
 		a.internal(w, r, err)
 		return
-	case t.AccountNumber != account:
-		a.problem(w, r, codeTransferForbidden, "The transfer of this domain does not belong to this account.", nil)
-		return
-	case t.State == store.TransferInProgress:
-		a.problem(w, r, codeTransferNotResettable, "The transfer is running at the registry and cannot be reset now.", nil)
-		return
-	case t.State == store.TransferWaitingAuthInfo && !hasAuthInfo:
-		a.problem(w, r, codeTransferNotResettable, "The registry refused the transfer's authInfo: a reset must supply a new one.", nil)
-		return
 	}
-	logger := requestOf(r).logger.With(zap.String("transfer_id", t.ID))
-	if hasAuthInfo {
-		err := a.store.SetAuthInfo(ctx, a.keyring, t.ID, authInfo)
-		switch {
-		case errors.Is(err, store.ErrTransferFinal):
-			a.problem(w, r, codeTransferNotResettable, "The transfer ended meanwhile.", nil)
-			return
-		case err != nil:
-			a.internal(w, r, err)
-			return
-		}
-		logger.Info("stored a new authInfo")
-	}
-	jobID, inserted, err := a.store.EnqueueTransferRetry(ctx, t.ID)
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	logger.Info("transfer reset", zap.Int64("job_id", jobID), zap.Bool("already_pending", !inserted))
+	requestOf(r).logger.Info("transfer reset", zap.String("transfer_id", done.TransferID),
+		zap.Bool("new_auth_info", hasAuthInfo), zap.Int64("job_id", done.JobID), zap.Bool("already_pending", done.JobID == 0))
 	w.WriteHeader(http.StatusAccepted)
 }
 

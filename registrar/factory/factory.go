@@ -4,7 +4,6 @@
 package factory
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,7 +20,7 @@ import (
 // Getenv reads a configuration variable; os.Getenv in production.
 type Getenv func(key string) string
 
-var constructors = map[string]func(Getenv) (registrar.Registrar, error){
+var constructors = map[string]func(Getenv) (registrar.Named, error){
 	"hostup":  newHostup,
 	"hostway": newHostway,
 	"sim":     newSim,
@@ -30,14 +29,13 @@ var constructors = map[string]func(Getenv) (registrar.Registrar, error){
 // Names lists the adapters the factory can build.
 func Names() []string { return []string{"hostup", "hostway", "sim"} }
 
-// New builds the named adapters, keyed by name, each configured from its
-// REGSYNC_<NAME>_* variables. What an adapter can do beyond reading domain
-// statuses, callers find by type assertion: for example
-// [registrar.TransferResetter]. The hostway adapter only handles transfers;
-// its ReadStatus always fails with an error that [registrar.IsPermanent]
-// reports as permanent and that wraps [errors.ErrUnsupported].
-func New(names []string, getenv Getenv) (map[string]registrar.Registrar, error) {
-	adapters := make(map[string]registrar.Registrar, len(names))
+// New builds the named adapters, each configured from its
+// REGSYNC_<NAME>_* variables. What an adapter can do, callers find by type
+// assertion on the capability interfaces: the hostway adapter, for
+// example, is a [registrar.TransferResetter] and a
+// [registrar.TransferStatusReader] but reads no domain statuses.
+func New(names []string, getenv Getenv) ([]registrar.Named, error) {
+	adapters := make([]registrar.Named, 0, len(names))
 	for _, name := range names {
 		newAdapter, ok := constructors[name]
 		if !ok {
@@ -47,14 +45,14 @@ func New(names []string, getenv Getenv) (map[string]registrar.Registrar, error) 
 		if err != nil {
 			return nil, err
 		}
-		adapters[name] = adapter
+		adapters = append(adapters, adapter)
 	}
 	return adapters, nil
 }
 
 // newHostup reads REGSYNC_HOSTUP_URL, REGSYNC_HOSTUP_TOKEN or
 // REGSYNC_HOSTUP_TOKEN_FILE, and REGSYNC_HOSTUP_TIMEOUT.
-func newHostup(getenv Getenv) (registrar.Registrar, error) {
+func newHostup(getenv Getenv) (registrar.Named, error) {
 	cfg := hostup.DefaultConfig()
 	cfg.BaseURL = getenv("REGSYNC_HOSTUP_URL")
 	token, err := Secret(getenv, "REGSYNC_HOSTUP_TOKEN")
@@ -70,7 +68,7 @@ func newHostup(getenv Getenv) (registrar.Registrar, error) {
 
 // newHostway reads REGSYNC_HOSTWAY_URL, REGSYNC_HOSTWAY_TOKEN or
 // REGSYNC_HOSTWAY_TOKEN_FILE, and REGSYNC_HOSTWAY_TIMEOUT.
-func newHostway(getenv Getenv) (registrar.Registrar, error) {
+func newHostway(getenv Getenv) (registrar.Named, error) {
 	cfg := hostway.DefaultConfig()
 	cfg.BaseURL = getenv("REGSYNC_HOSTWAY_URL")
 	token, err := Secret(getenv, "REGSYNC_HOSTWAY_TOKEN")
@@ -81,30 +79,13 @@ func newHostway(getenv Getenv) (registrar.Registrar, error) {
 	if cfg.Timeout, err = duration(getenv, "REGSYNC_HOSTWAY_TIMEOUT", cfg.Timeout); err != nil {
 		return nil, err
 	}
-	client, err := hostway.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return transferOnly{client}, nil
-}
-
-// transferOnly puts the hostway adapter, which handles transfers only, in
-// the factory's map of [registrar.Registrar]s. Its transfer methods are
-// promoted, so callers still find them by type assertion; Hostway's API has
-// no domain status read, so ReadStatus always fails.
-type transferOnly struct {
-	*hostway.Client
-}
-
-// ReadStatus fails permanently: the adapter cannot read domain statuses.
-func (a transferOnly) ReadStatus(context.Context, registrar.Domain) (registrar.StatusReading, error) {
-	return registrar.StatusReading{}, fmt.Errorf("%s: reading domain statuses: %w: %w", a.Name(), registrar.ErrInvalidRequest, errors.ErrUnsupported)
+	return hostway.New(cfg)
 }
 
 // newSim reads REGSYNC_SIM_LATENCY, REGSYNC_SIM_FAULT_RATE and
 // REGSYNC_SIM_SEED. An in-process simulator has no scripts, so every
 // domain is unknown to it; scripts come from the demo or tests.
-func newSim(getenv Getenv) (registrar.Registrar, error) {
+func newSim(getenv Getenv) (registrar.Named, error) {
 	cfg := sim.DefaultConfig()
 	var err error
 	if cfg.Latency, err = duration(getenv, "REGSYNC_SIM_LATENCY", cfg.Latency); err != nil {

@@ -7,9 +7,7 @@
 // documents no domain status read, and it addresses everything by account
 // number, which a [registrar.Domain] does not carry, so the [Client] is a
 // [registrar.TransferResetter] and a [registrar.TransferStatusReader] but
-// not a [registrar.Registrar]. The factory in registrar/factory, whose map
-// holds Registrars, wraps it with a ReadStatus that always fails
-// permanently.
+// not a [registrar.Registrar].
 //
 // # Reset
 //
@@ -122,6 +120,7 @@ type Client struct {
 }
 
 var (
+	_ registrar.Named                = (*Client)(nil)
 	_ registrar.TransferResetter     = (*Client)(nil)
 	_ registrar.TransferStatusReader = (*Client)(nil)
 )
