@@ -38,8 +38,8 @@ type TransferConfig struct {
 // DefaultTransferConfig returns the documented defaults.
 func DefaultTransferConfig() TransferConfig {
 	return TransferConfig{
-		LockPeriod:      60 * 24 * time.Hour,
-		RetryInterval:   24 * time.Hour,
+		LockPeriod:            60 * 24 * time.Hour,
+		RetryInterval:         24 * time.Hour,
 		ConflictBackoff:       time.Hour,
 		ConfirmDelay:          2 * time.Second,
 		AuthInfoRetryInterval: 24 * time.Hour,

@@ -91,10 +91,20 @@ func NewDatabase(tb testing.TB) string {
 	return withDatabase(adminURL, name)
 }
 
+// poolSize is the connections of a test's pool: regsync serve's default,
+// not pgxpool's four, which a worker, River's notifier and a test holding
+// a transaction open would share.
+const poolSize = 20
+
 // NewPool is [NewDatabase] with a pool on it, closed when the test ends.
 func NewPool(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
-	pool, err := pgxpool.New(context.Background(), NewDatabase(tb))
+	cfg, err := pgxpool.ParseConfig(NewDatabase(tb))
+	if err != nil {
+		tb.Fatalf("pgtest: parse database URL: %v", err)
+	}
+	cfg.MaxConns = poolSize
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		tb.Fatalf("pgtest: open pool: %v", err)
 	}
