@@ -50,6 +50,10 @@ const hugeBodyBytes = 4 << 20
 //	    Reads the transfer's status. A status entry answers 200 with
 //	    {"domainName":"example.com","statusCode":3,"status":"Awaiting response from losing registrar","canBeReset":false};
 //	    other entries answer like a reset.
+//	PUT /sim/outage
+//	    Starts an outage from {"status":401,"for":"8s"}: for that long every
+//	    registrar request answers that status's problem, as when the
+//	    registrar refuses regsync's credentials; 204 on success.
 //	PUT /sim/transfers/{account}/{domain}
 //	    Scripts the transfer with [Sim.ScriptTransfer] from
 //	    {"owner":"acct1","resets":["409","202"],"statuses":["blocked:resettable","pending"]};
@@ -67,13 +71,14 @@ const hugeBodyBytes = 4 << 20
 func Handler(s *Sim, token string) http.Handler {
 	h := &handler{sim: s, token: token, last: make(map[string]string)}
 	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /sim/outage", h.putOutage)
 	mux.HandleFunc("POST /api/v2/domains/{id}/actions/status-sync", h.statusSync)
 	mux.HandleFunc("PUT /sim/domains/{id}", h.putScript)
 	mux.HandleFunc("GET /sim/domains/{id}", h.getReads)
 	mux.HandleFunc("PUT /accounts/{account}/domains/transfers/{domain}", h.resetTransfer)
 	mux.HandleFunc("GET /accounts/{account}/domains/transfers/{domain}", h.readTransferStatus)
 	mux.HandleFunc("PUT /sim/transfers/{account}/{domain}", h.putTransferScript)
-	return h.authorize(mux)
+	return h.authorize(h.outage(mux))
 }
 
 // handler holds the state of one [Handler].
@@ -83,6 +88,47 @@ type handler struct {
 
 	mu   sync.Mutex
 	last map[string]string // domain id -> last raw status served
+	// outageStatus is answered to every registrar request until
+	// outageUntil: a credentials outage or a registrar down.
+	outageStatus int
+	outageUntil  time.Time
+}
+
+// outageRequest is the body of PUT /sim/outage.
+type outageRequest struct {
+	Status int    `json:"status"`
+	For    string `json:"for"`
+}
+
+// putOutage serves PUT /sim/outage: from now on, for the given time, every
+// registrar request (not /sim/ ones) answers the given status's problem.
+func (h *handler) putOutage(w http.ResponseWriter, r *http.Request) {
+	var req outageRequest
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&req)
+	d, parseErr := time.ParseDuration(req.For)
+	if _, known := problems[req.Status]; err != nil || parseErr != nil || !known || d <= 0 {
+		writeProblem(w, r, http.StatusBadRequest, `Want {"status": a fault status, "for": a positive Go duration}.`, h.sim.newRequestID(), 0, nil)
+		return
+	}
+	h.mu.Lock()
+	h.outageStatus, h.outageUntil = req.Status, time.Now().Add(d)
+	h.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// outage answers registrar requests with the outage's problem while one
+// lasts.
+func (h *handler) outage(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		status, active := h.outageStatus, time.Now().Before(h.outageUntil)
+		h.mu.Unlock()
+		if active && !strings.HasPrefix(r.URL.Path, "/sim/") {
+			writeProblem(w, r, status, "", h.sim.newRequestID(), 0, nil)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // syncResponse is the documented 200 answer of status-sync, keys in the
@@ -150,7 +196,12 @@ func (h *handler) statusSync(w http.ResponseWriter, r *http.Request) {
 		info := strings.Repeat("x", hugeBodyBytes)
 		prev := h.previous(id, "")
 		writeJSON(w, http.StatusOK, syncResponse{ID: id, Name: rd.name, PreviousStatus: prev, NewStatus: prev, SyncSuccess: true, Info: &info})
+	case kindHugeError:
+		writeProblem(w, r, rd.step.status, hostileDetail(), rd.requestID, 0, nil)
 	case kindStatus:
+		if sleepCtx(r.Context(), rd.step.delay) != nil {
+			return // the client gave up first
+		}
 		raw := rd.step.raw
 		prev := h.previous(id, raw)
 		info := "Domain status unchanged."

@@ -290,3 +290,73 @@ func TestHandlerControl(t *testing.T) {
 	resp, b = do(t, http.MethodPut, url, testToken, `{"statuses":["!teapot"]}`)
 	require.Contains(t, decodeProblem(t, resp, b)["detail"], `unknown fault token "!teapot"`)
 }
+
+// TestHandlerOutage checks that an outage answers every registrar request
+// with its status while it lasts, and not the simulator's own routes.
+func TestHandlerOutage(t *testing.T) {
+	t.Parallel()
+	s, srv := newServer(t)
+	require.NoError(t, s.Script("dom_1", "one.example", []string{"active"}, false))
+	sync := srv.URL + "/api/v2/domains/dom_1/actions/status-sync"
+
+	resp, _ := do(t, http.MethodPut, srv.URL+"/sim/outage", testToken, `{"status":401,"for":"1h"}`)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	resp, body := do(t, http.MethodPost, sync, testToken, "")
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Contains(t, string(body), `"code":"unauthorized"`)
+	resp, _ = do(t, http.MethodGet, srv.URL+"/accounts/a1/domains/transfers/one.example", testToken, "")
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, _ = do(t, http.MethodGet, srv.URL+"/sim/domains/dom_1", testToken, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the simulator's own routes still answer")
+	require.Zero(t, s.Reads("dom_1"), "the outage reads nothing")
+
+	resp, _ = do(t, http.MethodPut, srv.URL+"/sim/outage", testToken, `{"status":401,"for":"1ns"}`)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		resp, _ := do(t, http.MethodPost, sync, testToken, "")
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, time.Millisecond, "the outage ends")
+
+	for _, bad := range []string{`{"status":418,"for":"1s"}`, `{"status":401,"for":"soon"}`, `{"status":401,"for":"-1s"}`, `nope`} {
+		resp, _ = do(t, http.MethodPut, srv.URL+"/sim/outage", testToken, bad)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
+	}
+}
+
+// TestHostileTokens checks what the hostile and slow tokens answer, in
+// process and over HTTP.
+func TestHostileTokens(t *testing.T) {
+	t.Parallel()
+	s, srv := newServer(t)
+	require.NoError(t, s.Script("dom_h", "h.example", []string{"!nul", "!hugefield", "!hugeerror", "!slow:30ms:expired"}, false))
+	d := registrar.Domain{ID: "dom_h", Name: "h.example"}
+
+	r, err := s.ReadStatus(context.Background(), d)
+	require.NoError(t, err)
+	require.Equal(t, "act\x00ive", r.Raw)
+	require.Equal(t, registrar.StatusUnknown, r.Status)
+	require.Equal(t, "req\xff\xfe", r.RequestID)
+	r, err = s.ReadStatus(context.Background(), d)
+	require.NoError(t, err)
+	require.Len(t, r.Raw, 300<<10)
+	_, err = s.ReadStatus(context.Background(), d)
+	require.ErrorIs(t, err, registrar.ErrUnavailable)
+	require.Contains(t, err.Error(), "\x00")
+	short, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err = s.ReadStatus(short, d)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "a slow answer is cut short by ctx")
+	r, err = s.ReadStatus(context.Background(), d)
+	require.NoError(t, err)
+	require.Equal(t, "expired", r.Raw)
+
+	require.NoError(t, s.Script("dom_h", "h.example", []string{"!nul"}, false))
+	resp, body := do(t, http.MethodPost, srv.URL+"/api/v2/domains/dom_h/actions/status-sync", testToken, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), `"newStatus":"act\u0000ive"`)
+	require.Equal(t, "req\xff\xfe", resp.Header.Get("X-Request-Id"))
+
+	for _, bad := range []string{"!slow:1s", "!slow:x:active", "!slow:-1s:active"} {
+		require.Error(t, s.Script("dom_bad", "bad.example", []string{bad}, false), bad)
+	}
+}

@@ -31,6 +31,16 @@
 //	!500 !502 !503  server errors ([registrar.ErrUnavailable])
 //	!garbage   an answer that is not JSON ([registrar.ErrBadResponse])
 //	!huge      an answer over the size limit ([registrar.ErrBadResponse])
+//	!slow:4s:expired  the raw status given, answered after the given wait
+//	           (a Go duration); a read whose ctx ends first fails like !timeout
+//
+// Hostile tokens answer successfully with text no one should store as it
+// is:
+//
+//	!nul       the raw status "act\x00ive" (a NUL byte, unrecognised), with a
+//	           request ID holding invalid UTF-8 bytes
+//	!hugefield a raw status of 300 KiB, inside the hostup adapter's size limit
+//	!hugeerror a 503 whose detail is 300 KiB holding NUL bytes
 //
 // HTTP faults are [*registrar.APIError] values carrying the status, Hostup's
 // stable error code (for example "not_found") and a request ID. Unknown
@@ -174,6 +184,7 @@ const (
 	kindHTTP                // fail with an HTTP error answer
 	kindGarbage             // answer something that is not JSON
 	kindHuge                // answer more than the size limit
+	kindHugeError           // fail with a 503 whose detail is huge and holds NUL bytes
 )
 
 // step is one parsed script entry.
@@ -182,6 +193,8 @@ type step struct {
 	raw        string        // the raw status of a kindStatus step
 	status     int           // the HTTP status of a kindHTTP step
 	retryAfter time.Duration // the wait a 429 asks for
+	delay      time.Duration // how long a kindStatus step takes to answer
+	requestID  string        // a request ID to answer instead of a fresh one
 }
 
 // problem is how Hostup describes an HTTP error: its stable code and detail.
@@ -300,11 +313,25 @@ func parseEntry(e string) (step, error) {
 		return step{kind: kindGarbage}, nil
 	case token == "huge":
 		return step{kind: kindHuge}, nil
+	case token == "nul":
+		return step{kind: kindStatus, raw: "act\x00ive", requestID: "req\xff\xfe"}, nil
+	case token == "hugefield":
+		return step{kind: kindStatus, raw: strings.Repeat("x", hostileBytes)}, nil
+	case token == "hugeerror":
+		return step{kind: kindHugeError, status: http.StatusServiceUnavailable}, nil
+	}
+	if spec, ok := strings.CutPrefix(token, "slow:"); ok {
+		wait, raw, ok := strings.Cut(spec, ":")
+		delay, err := time.ParseDuration(wait)
+		if !ok || raw == "" || err != nil || delay <= 0 {
+			return step{}, fmt.Errorf("fault token %q: want !slow:DURATION:STATUS", e)
+		}
+		return step{kind: kindStatus, raw: raw, delay: delay}, nil
 	}
 	code, wait, hasWait := strings.Cut(token, ":")
 	status, err := strconv.Atoi(code)
 	if _, known := problems[status]; err != nil || !known || (hasWait && status != http.StatusTooManyRequests) {
-		return step{}, fmt.Errorf("unknown fault token %q: want !timeout, !garbage, !huge, !429[:duration] or one of !400 !401 !403 !404 !500 !502 !503", e)
+		return step{}, fmt.Errorf("unknown fault token %q: want !timeout, !garbage, !huge, !slow:DURATION:STATUS, !nul, !hugefield, !hugeerror, !429[:duration] or one of !400 !401 !403 !404 !500 !502 !503", e)
 	}
 	st := step{kind: kindHTTP, status: status}
 	if status == http.StatusTooManyRequests {
@@ -336,6 +363,9 @@ func (s *Sim) ReadStatus(ctx context.Context, domain registrar.Domain) (registra
 	}
 	switch r.step.kind {
 	case kindStatus:
+		if err := sleepCtx(ctx, r.step.delay); err != nil {
+			return registrar.StatusReading{}, fmt.Errorf("%s: read status of %s timed out: %w: %w", s.cfg.Name, domain.ID, registrar.ErrUnavailable, err)
+		}
 		return registrar.StatusReading{
 			Raw: r.step.raw, Status: registrar.MapHostup(r.step.raw), RequestID: r.requestID,
 			ExpiresAt: r.info.ExpiresAt, Sponsor: r.info.Sponsor,
@@ -345,6 +375,10 @@ func (s *Sim) ReadStatus(ctx context.Context, domain registrar.Domain) (registra
 		return registrar.StatusReading{}, fmt.Errorf("%s: read status of %s timed out: %w: %w", s.cfg.Name, domain.ID, registrar.ErrUnavailable, ctx.Err())
 	case kindHTTP:
 		return registrar.StatusReading{}, s.apiError(r.step, r.requestID)
+	case kindHugeError:
+		apiErr := s.apiError(r.step, r.requestID)
+		apiErr.Detail = hostileDetail()
+		return registrar.StatusReading{}, apiErr
 	case kindGarbage:
 		return registrar.StatusReading{}, fmt.Errorf("%s: read status of %s: answer is not JSON: %w", s.cfg.Name, domain.ID, registrar.ErrBadResponse)
 	default: // kindHuge
@@ -403,6 +437,9 @@ func (s *Sim) read(ctx context.Context, domainID string) (reading, error) {
 			sc.next = 0
 		}
 	}
+	if r.step.requestID != "" {
+		r.requestID = r.step.requestID
+	}
 	return r, nil
 }
 
@@ -419,6 +456,29 @@ func (s *Sim) wait(ctx context.Context, op string) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%s: %s: %w: %w", s.cfg.Name, op, registrar.ErrUnavailable, ctx.Err())
+	}
+}
+
+// hostileBytes is the size of the text of !hugefield and !hugeerror.
+const hostileBytes = 300 << 10
+
+// hostileDetail is the detail of a !hugeerror answer.
+func hostileDetail() string {
+	return strings.Repeat("down\x00", hostileBytes/5)
+}
+
+// sleepCtx waits d, or returns ctx's error when ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
