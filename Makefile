@@ -6,24 +6,33 @@
 GO ?= go
 ARGS ?=
 
-.PHONY: run test bench build fuzz chaos
+.PHONY: run test bench build fuzz chaos stress
 
 run:
 	$(GO) run ./cmd/regsync demo $(ARGS)
 
-# Every test, a small run of the reliability harness, and each fuzz target
-# for a moment. The fuzzing budget is a count of executions, not a duration:
-# Go 1.26's fuzz coordinator can fail a target with "context deadline
-# exceeded" when a duration ends under CPU load (go.dev/issue/75804).
+# Every test, a short run of each reliability-harness scenario, and each
+# fuzz target for a moment. The fuzzing budget is a count of executions,
+# not a duration: Go 1.26's fuzz coordinator can fail a target with
+# "context deadline exceeded" when a duration ends under CPU load
+# (go.dev/issue/75804).
 test:
 	$(GO) test -race -count=1 ./...
-	$(GO) run ./cmd/regsync-chaos --domains 2000 --transfers 100 --processes 2 --kills 3
+	$(GO) run ./cmd/regsync-chaos --small
 	$(MAKE) --no-print-directory fuzz FUZZTIME=2000x
 
-# The reliability harness at full size: 10,000 domains, 300 transfers, three
-# worker processes, four SIGKILLs and a PostgreSQL crash-restart.
+# The reliability harness at full size: every fault scenario (kills,
+# credentials, row-locks, connection-kills, slow-confirm, hostile-bodies)
+# with 10,000 domains, 300 transfers and three worker processes each.
 chaos:
 	$(GO) run ./cmd/regsync-chaos $(ARGS)
+
+# The Go tests many times over, to find what fails only sometimes: a
+# flaky test costs a whole submission. STRESS_COUNT runs of each test,
+# with the race detector, not stopping at the first failure.
+STRESS_COUNT ?= 10
+stress:
+	$(GO) test -race -count=$(STRESS_COUNT) ./...
 
 # Throughput of status_sync jobs against River's no-op jobs, first on a
 # throwaway server without fsync, then with fsync and synchronous commit on.

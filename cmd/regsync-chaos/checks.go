@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/regsync/regsync/registrar"
+	"github.com/regsync/regsync/store"
+)
+
+// report holds a scenario's figures and its invariants' results.
+type report struct {
+	scenario                      scenario
+	domains, transfers, processes int
+	elapsed                       time.Duration
+
+	statusJobs, transferJobs, outcomes, attempts int
+	errorOutcomes, reverts, confirmGaveUps       int
+	rescued, accessErrors                        int
+	kills, postgresRestarts                      int
+	faults                                       []string
+
+	invariants []invariant
+	failures   []string
+}
+
+// invariant is one check and how often it was violated.
+type invariant struct {
+	name       string
+	violations int
+}
+
+func (r *report) addFault(format string, args ...any) {
+	r.faults = append(r.faults, fmt.Sprintf(format, args...))
+}
+
+// fail records a failure that is not one of the invariants.
+func (r *report) fail(format string, args ...any) {
+	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+
+func (r *report) violations() int {
+	n := len(r.failures)
+	for _, inv := range r.invariants {
+		n += inv.violations
+	}
+	return n
+}
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "scenario %s: %s\n", r.scenario.name, r.scenario.fault)
+	fmt.Fprintf(w, "  run: %d domains, %d transfers, %d processes, %.0fs; %d status_sync and %d transfer_retry jobs, %d outcomes, %d transfer attempts\n",
+		r.domains, r.transfers, r.processes, r.elapsed.Seconds(), r.statusJobs, r.transferJobs, r.outcomes, r.attempts)
+	fmt.Fprintf(w, "  figures: %d syncs recorded a registrar error, %d reverts (%d after failed confirming reads), %d jobs rescued, %d registrar calls refused or not configured\n",
+		r.errorOutcomes, r.reverts, r.confirmGaveUps, r.rescued, r.accessErrors)
+	if r.kills > 0 || r.postgresRestarts > 0 {
+		fmt.Fprintf(w, "  fault: %d SIGKILLs of worker processes, %d PostgreSQL crash-restart\n", r.kills, r.postgresRestarts)
+	}
+	for _, f := range r.faults {
+		fmt.Fprintf(w, "  fault: %s\n", f)
+	}
+	for _, inv := range r.invariants {
+		verdict := "ok  "
+		if inv.violations > 0 {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %-62s %d\n", verdict, inv.name, inv.violations)
+	}
+	for _, f := range r.failures {
+		fmt.Fprintf(w, "  FAIL %s\n", f)
+	}
+	fmt.Fprintf(w, "  violations: %d\n", r.violations())
+}
+
+// invariantQueries count the violations of each invariant the database
+// can tell.
+var invariantQueries = []struct {
+	name, query string
+}{
+	{"every domain synced (domains never synced)", `SELECT count(*) FROM regsync.domains d
+		WHERE NOT EXISTS (SELECT 1 FROM regsync.status_sync_outcomes o WHERE o.domain_id = d.id)`},
+	{"every job ended (jobs not ended)", `SELECT count(*) FROM regsync.river_job
+		WHERE kind <> 'sweep' AND state NOT IN ('completed', 'cancelled', 'discarded')`},
+	{"no job discarded after exhausting its attempts", `SELECT count(*) FROM regsync.river_job WHERE state = 'discarded'`},
+	{"exactly one outcome per completed status_sync run", `SELECT count(*) FROM regsync.river_job j
+		WHERE j.kind = 'status_sync' AND j.state = 'completed'
+		AND (SELECT count(*) FROM regsync.status_sync_outcomes o WHERE o.job_id = j.id AND o.job_attempted_at = j.attempted_at) <> 1`},
+	{"exactly one attempt row per completed transfer_retry run", `SELECT count(*) FROM regsync.river_job j
+		WHERE j.kind = 'transfer_retry' AND j.state = 'completed'
+		AND (SELECT count(*) FROM regsync.transfer_attempts a WHERE a.job_id = j.id AND a.job_attempted_at = j.attempted_at) <> 1`},
+	{"no job run recorded twice", `SELECT
+		(SELECT count(*) FROM (SELECT 1 FROM regsync.status_sync_outcomes WHERE job_id IS NOT NULL
+			GROUP BY job_id, job_attempted_at HAVING count(*) > 1) d)
+		+ (SELECT count(*) FROM (SELECT 1 FROM regsync.transfer_attempts WHERE job_id IS NOT NULL
+			GROUP BY job_id, job_attempted_at HAVING count(*) > 1) d)`},
+	{"no domain synced by two runs at once", `SELECT count(*) FROM regsync.status_sync_outcomes a
+		JOIN regsync.status_sync_outcomes b ON b.domain_id = a.domain_id AND b.id > a.id
+		WHERE tstzrange(a.started_at, a.finished_at, '[]') && tstzrange(b.started_at, b.finished_at, '[]')`},
+	{"no unconfirmed change left", `SELECT count(*) FROM regsync.domains WHERE unconfirmed_from_status IS NOT NULL`},
+	{"no revert without a contradicting registrar answer", `SELECT count(*) FROM regsync.status_sync_outcomes
+		WHERE revert_attempted
+		AND NOT (raw_status_second IS NOT NULL AND raw_status_second IS DISTINCT FROM raw_status_first)
+		AND coalesce(double_sync_error, '') NOT LIKE 'the registrar did not confirm the change: %'`},
+	{"no transfer final because of a transient fault", `SELECT count(*) FROM regsync.transfers t
+		JOIN LATERAL (SELECT result, http_status FROM regsync.transfer_attempts a WHERE a.transfer_id = t.id ORDER BY a.id DESC LIMIT 1) last ON true
+		WHERE t.state IN ('completed', 'closed', 'forbidden', 'expired', 'failed')
+		AND (last.result IN ('credentials_refused', 'not_configured', 'unavailable', 'rate_limited', 'interrupted', 'superseded', 'skipped')
+			OR (t.state = 'forbidden' AND last.http_status IS DISTINCT FROM 403))`},
+	{"no open transfer left due", `SELECT count(*) FROM regsync.transfers
+		WHERE state IN ('blocked', 'in_progress') AND next_retry_at <= now() - interval '30 seconds'`},
+}
+
+// check runs the invariants and fills in the figures.
+func (h *harness) check(ctx context.Context) error {
+	r := h.rep
+	figures := []struct {
+		into  *int
+		query string
+	}{
+		{&r.statusJobs, `SELECT count(*) FROM regsync.river_job WHERE kind = 'status_sync'`},
+		{&r.transferJobs, `SELECT count(*) FROM regsync.river_job WHERE kind = 'transfer_retry'`},
+		{&r.outcomes, `SELECT count(*) FROM regsync.status_sync_outcomes`},
+		{&r.attempts, `SELECT count(*) FROM regsync.transfer_attempts`},
+		{&r.errorOutcomes, `SELECT count(*) FROM regsync.status_sync_outcomes WHERE NOT sync_success`},
+		{&r.reverts, `SELECT count(*) FROM regsync.status_sync_outcomes WHERE revert_attempted`},
+		{&r.confirmGaveUps, `SELECT count(*) FROM regsync.status_sync_outcomes WHERE double_sync_error LIKE 'the registrar did not confirm the change: %'`},
+		{&r.rescued, `SELECT count(*) FROM regsync.river_job WHERE errors::text LIKE '%rescued by JobRescuer%'`},
+	}
+	for _, f := range figures {
+		if err := h.pool.QueryRow(ctx, f.query).Scan(f.into); err != nil {
+			return err
+		}
+	}
+	for _, q := range invariantQueries {
+		var n int
+		if err := h.pool.QueryRow(ctx, q.query).Scan(&n); err != nil {
+			return fmt.Errorf("check %q: %w", q.name, err)
+		}
+		r.invariants = append(r.invariants, invariant{name: q.name, violations: n})
+	}
+	unexplained, err := h.unexplainedStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	r.invariants = append(r.invariants, invariant{name: "no domain in a status no registrar read reported", violations: unexplained})
+	leaks, err := h.secretLeaks(ctx)
+	if err != nil {
+		return err
+	}
+	r.invariants = append(r.invariants, invariant{name: "no secret in any table, log or metric", violations: leaks})
+	r.accessErrors = int(sumCounter(h.scraped, "regsync_registrar_access_errors_total"))
+	return nil
+}
+
+// unexplainedStatuses counts the domains in a status that no registrar
+// read of theirs reported, other than the one they started with.
+func (h *harness) unexplainedStatuses(ctx context.Context) (int, error) {
+	rows, err := h.pool.Query(ctx, `
+		SELECT d.id, d.status, coalesce(array_agg(DISTINCT r.raw) FILTER (WHERE r.raw IS NOT NULL), '{}')
+		FROM regsync.domains d
+		LEFT JOIN regsync.status_sync_outcomes o ON o.domain_id = d.id
+		LEFT JOIN LATERAL (VALUES (o.raw_status_first), (o.raw_status_second)) r(raw) ON true
+		GROUP BY d.id, d.status`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	unexplained := 0
+	for rows.Next() {
+		var id string
+		var status registrar.Status
+		var raws []string
+		if err := rows.Scan(&id, &status, &raws); err != nil {
+			return 0, err
+		}
+		explained := status == h.pop.initialStatus[id]
+		for _, raw := range raws {
+			explained = explained || registrar.MapHostup(raw) == status
+		}
+		if !explained {
+			unexplained++
+		}
+	}
+	return unexplained, rows.Err()
+}
+
+// secretLeaks counts the secrets (the registrar token and every authInfo)
+// found in the database, the processes' logs or the scraped metrics.
+func (h *harness) secretLeaks(ctx context.Context) (int, error) {
+	st := store.New(h.pool)
+	texts := append(logs(h.dir), h.scraped...)
+	leaks := 0
+	for _, s := range append([]string{registrarToken}, h.pop.authInfos...) {
+		tables, err := st.TablesContaining(ctx, s)
+		if err != nil {
+			return 0, fmt.Errorf("search the database for secrets: %w", err)
+		}
+		leaks += len(tables)
+		for _, text := range texts {
+			if strings.Contains(text, s) {
+				leaks++
+			}
+		}
+	}
+	return leaks, nil
+}
+
+// sumCounter adds up the samples of a counter family across metrics pages.
+func sumCounter(pages []string, name string) float64 {
+	sum := 0.0
+	for _, page := range pages {
+		for line := range strings.Lines(page) {
+			if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+				continue
+			}
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
+}
