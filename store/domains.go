@@ -212,29 +212,3 @@ func (s *Store) FinishSync(ctx context.Context, u SyncUpdate, o Outcome) (Outcom
 func (s *Store) FinishEither(ctx context.Context, u SyncUpdate, ifMatched, ifLost Outcome) (Outcome, error) {
 	return s.write(ctx, syncWrite{domainID: ifMatched.ID, update: u, ifMatched: &ifMatched, ifLost: &ifLost})
 }
-
-// ClaimDueDomains claims up to limit domains whose next sync is due, in tx,
-// by moving their next sync lease later, and returns their ids. Claimed
-// rows are locked until tx ends and rows locked by another sweep are
-// skipped, so concurrent sweeps never claim the same domain.
-func ClaimDueDomains(ctx context.Context, tx pgx.Tx, limit int, lease time.Duration) ([]string, error) {
-	rows, err := tx.Query(ctx, `
-		UPDATE regsync.domains d SET next_sync_at = now() + $2::interval
-		FROM (
-			SELECT id FROM regsync.domains
-			WHERE next_sync_at <= now()
-			ORDER BY next_sync_at
-			LIMIT $1
-			FOR UPDATE SKIP LOCKED
-		) due
-		WHERE d.id = due.id
-		RETURNING d.id`, limit, lease)
-	if err != nil {
-		return nil, fmt.Errorf("claim due domains: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("claim due domains: %w", err)
-	}
-	return ids, nil
-}

@@ -17,16 +17,15 @@ type RateLimit struct {
 }
 
 // SetRateLimits stores the limits, replacing earlier ones of the same
-// registrars; every process should be configured alike.
+// registrars; every process reads them from the table.
 func (s *Store) SetRateLimits(ctx context.Context, limits []RateLimit) error {
 	for _, l := range limits {
 		_, err := s.pool.Exec(ctx, `
-			INSERT INTO regsync.registrar_rate_limits (registrar, requests_per_second, burst, tokens)
-			VALUES ($1, $2, $3, $3)
+			INSERT INTO regsync.registrar_rate_limits (registrar, requests_per_second, burst)
+			VALUES ($1, $2, $3)
 			ON CONFLICT (registrar) DO UPDATE SET
 				requests_per_second = excluded.requests_per_second,
-				burst = excluded.burst,
-				tokens = least(regsync.registrar_rate_limits.tokens, excluded.burst)`,
+				burst = excluded.burst`,
 			l.Registrar, l.RequestsPerSecond, l.Burst)
 		if err != nil {
 			return fmt.Errorf("set rate limit of %s: %w", l.Registrar, err)
@@ -35,18 +34,42 @@ func (s *Store) SetRateLimits(ctx context.Context, limits []RateLimit) error {
 	return nil
 }
 
-// TakeRegistrarToken takes one request token of the registrar's shared
-// bucket. It returns zero when it took one, or how long to wait before
-// taking again; limited is false when the registrar has no limit.
-func (s *Store) TakeRegistrarToken(ctx context.Context, registrar string) (wait time.Duration, limited bool, err error) {
-	var seconds *float64
-	if err := s.pool.QueryRow(ctx, `SELECT regsync.take_registrar_token($1)`, registrar).Scan(&seconds); err != nil {
-		return 0, false, fmt.Errorf("take a request token of %s: %w", registrar, err)
+// Slot is a registrar request slot given by [Store.ReserveRegistrarSlot].
+type Slot struct {
+	// Limited is false when the registrar has no limit: go ahead.
+	Limited bool
+	// At is when the request may go, by the database's clock; Wait is how
+	// long until then.
+	At   time.Time
+	Wait time.Duration
+	// Taken says the caller is to wait Wait and send its request. When it
+	// is false the slot is kept for the job, which comes back for it.
+	Taken bool
+}
+
+// ReserveRegistrarSlot gives the registrar's next request slot, shared by
+// every process, to the job (zero for a request outside the job queue).
+// Slots are spaced by the registrar's rate, up to its burst at once, in
+// the order asked. A slot further away than maxWait is kept for the job
+// instead of taken; the job comes back for it, and gets it then. See
+// regsync.reserve_registrar_slot.
+func (s *Store) ReserveRegistrarSlot(ctx context.Context, registrar string, jobID int64, maxWait time.Duration) (Slot, error) {
+	var job *int64
+	if jobID != 0 {
+		job = &jobID
 	}
-	if seconds == nil {
-		return 0, false, nil
+	var at *time.Time
+	var waitSeconds *float64
+	var taken *bool
+	err := s.pool.QueryRow(ctx, `SELECT slot, extract(epoch FROM wait)::float8, taken
+		FROM regsync.reserve_registrar_slot($1, $2, make_interval(secs => $3))`, registrar, job, maxWait.Seconds()).Scan(&at, &waitSeconds, &taken)
+	if err != nil {
+		return Slot{}, fmt.Errorf("reserve a request slot of %s: %w", registrar, err)
 	}
-	return time.Duration(*seconds * float64(time.Second)), true, nil
+	if at == nil {
+		return Slot{}, nil
+	}
+	return Slot{Limited: true, At: *at, Wait: time.Duration(*waitSeconds * float64(time.Second)), Taken: *taken}, nil
 }
 
 // RateLimits returns the registrar rate limits stored, which every

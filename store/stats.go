@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -107,4 +108,52 @@ func (s *Store) TransferStats(ctx context.Context) (TransferStats, error) {
 		return TransferStats{}, fmt.Errorf("count transfers: %w", err)
 	}
 	return stats, nil
+}
+
+// Gauges are the scrape-time gauges as the leader last computed them.
+type Gauges struct {
+	ComputedAt time.Time     `json:"computedAt"`
+	Queues     []QueueCount  `json:"queues"`
+	Domains    DomainStats   `json:"domains"`
+	Transfers  TransferStats `json:"transfers"`
+}
+
+// RefreshGauges counts jobs, domains and transfers and stores the result,
+// for every process's scrapes to read. It scans the tables: the leader
+// calls it on a schedule, not each scrape.
+func (s *Store) RefreshGauges(ctx context.Context) error {
+	var g Gauges
+	var err error
+	if g.Queues, err = s.QueueCounts(ctx); err != nil {
+		return err
+	}
+	if g.Domains, err = s.DomainStats(ctx); err != nil {
+		return err
+	}
+	if g.Transfers, err = s.TransferStats(ctx); err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `
+		INSERT INTO regsync.gauges (computed_at, body) VALUES (now(), $1)
+		ON CONFLICT (id) DO UPDATE SET computed_at = excluded.computed_at, body = excluded.body`, g)
+	if err != nil {
+		return fmt.Errorf("store gauges: %w", err)
+	}
+	return nil
+}
+
+// Gauges returns the gauges the leader last computed, and false when none
+// were computed yet.
+func (s *Store) Gauges(ctx context.Context) (Gauges, bool, error) {
+	var g Gauges
+	var computedAt time.Time
+	err := s.pool.QueryRow(ctx, `SELECT computed_at, body FROM regsync.gauges`).Scan(&computedAt, &g)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Gauges{}, false, nil
+	}
+	if err != nil {
+		return Gauges{}, false, fmt.Errorf("read gauges: %w", err)
+	}
+	g.ComputedAt = computedAt
+	return g, true, nil
 }

@@ -88,7 +88,10 @@ var finishSyncsSQL = `
 				WHEN i.unconfirmed_from <> '' OR i.settle OR i.set_status <> '' THEN 0
 				ELSE d.confirm_failures END,
 			last_synced_at = CASE WHEN l.matched AND i.synced THEN now() ELSE d.last_synced_at END,
-			next_sync_at = CASE WHEN l.matched THEN i.next_sync_at ELSE now() END
+			next_sync_at = CASE WHEN l.matched THEN i.next_sync_at ELSE now() END,
+			-- Every write but a guarded change's is the sync's last: the
+			-- domain is no longer queued and the sweep may claim it again.
+			queued_at = CASE WHEN l.matched AND i.unconfirmed_from <> '' THEN d.queued_at END
 		FROM input i JOIN locked l ON l.id = i.id
 		WHERE d.id = i.id AND (l.matched OR NOT l.required)
 		RETURNING d.id

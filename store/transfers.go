@@ -529,31 +529,6 @@ func insertAttempt(ctx context.Context, tx pgx.Tx, a TransferAttempt) error {
 
 func text(s string) *string { return &s }
 
-// ClaimDueTransfers claims up to limit transfers due for a retry, in tx,
-// by moving their next retry time lease later, and returns their ids;
-// like [ClaimDueDomains], concurrent sweeps never claim the same one.
-func ClaimDueTransfers(ctx context.Context, tx pgx.Tx, limit int, lease time.Duration) ([]string, error) {
-	rows, err := tx.Query(ctx, `
-		UPDATE regsync.transfers t SET next_retry_at = now() + $2::interval
-		FROM (
-			SELECT id FROM regsync.transfers
-			WHERE state IN ('blocked', 'waiting_auth_info', 'in_progress') AND next_retry_at <= now()
-			ORDER BY next_retry_at
-			LIMIT $1
-			FOR UPDATE SKIP LOCKED
-		) due
-		WHERE t.id = due.id
-		RETURNING t.id`, limit, lease)
-	if err != nil {
-		return nil, fmt.Errorf("claim due transfers: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("claim due transfers: %w", err)
-	}
-	return ids, nil
-}
-
 // OpenAuthInfo decrypts the transfer's current authInfo with keyring.
 func OpenAuthInfo(keyring *secret.Keyring, t Transfer) (string, error) {
 	switch {

@@ -47,6 +47,13 @@ type Config struct {
 	MaxRetryDelay time.Duration
 }
 
+// RateLimitWait is the longest a job holds its worker waiting for a slot
+// of a registrar's shared rate limit; a slot further away is kept for the
+// job, which gives its worker back until shortly before it.
+func (c Config) RateLimitWait() time.Duration {
+	return min(2*time.Second, c.JobTimeout/4)
+}
+
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	switch {
@@ -89,6 +96,7 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 	river.AddWorker(workers, NewStatusSyncWorker(syncer, metrics, cfg.MaxRetryDelay))
 	river.AddWorker(workers, NewTransferRetryWorker(retrier, metrics, cfg.MaxRetryDelay))
 	river.AddWorker(workers, NewSweepWorker(st, cfg.Sweep, metrics))
+	river.AddWorker(workers, &GaugesWorker{store: st})
 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema:               migrations.Schema,
@@ -101,7 +109,7 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 		Queues: map[string]river.QueueConfig{
 			QueueStatusSync:    {MaxWorkers: cfg.StatusSyncWorkers},
 			QueueTransferRetry: {MaxWorkers: cfg.TransferRetryWorkers},
-			QueueSweep:         {MaxWorkers: 1},
+			QueueSweep:         {MaxWorkers: 2},
 		},
 		Workers:    workers,
 		Middleware: []rivertype.Middleware{&jobMetricsMiddleware{metrics: metrics}},
@@ -109,6 +117,9 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.Sweep.Interval),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
 				&river.PeriodicJobOpts{ID: SweepArgs{}.Kind(), RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.Sweep.GaugesInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return GaugesArgs{}, nil },
+				&river.PeriodicJobOpts{ID: GaugesArgs{}.Kind(), RunOnStart: true}),
 		},
 	})
 	if err != nil {

@@ -10,15 +10,17 @@ import (
 	"github.com/regsync/regsync/store"
 )
 
-// DatabaseCollector reads gauges from the database at scrape time: jobs by
-// queue and state, domains by status, how far behind the sweep is, and
-// transfers by state, age and deadline.
-// River keeps no queue-depth metric of its own.
+// DatabaseCollector exports gauges of the database: jobs by queue and
+// state (River keeps no queue-depth metric of its own), domains by status,
+// how far behind the sweep is, and transfers by state, age and deadline.
+// The leader's gauges job computes them every few seconds; a scrape reads
+// the one row it stores, so scrapes stay cheap however many domains and
+// replicas there are.
 type DatabaseCollector struct {
 	store   *store.Store
 	timeout time.Duration
 
-	jobs, domains, due, lag, up                          *prometheus.Desc
+	jobs, domains, due, lag, up, age                     *prometheus.Desc
 	transfers, transferBlockedAge, transfersNearDeadline *prometheus.Desc
 }
 
@@ -43,50 +45,47 @@ func NewDatabaseCollector(st *store.Store, timeout time.Duration) *DatabaseColle
 		transfersNearDeadline: prometheus.NewDesc("regsync_transfers_near_deadline",
 			"Open transfers whose 60-day deadline is less than 7 days away.", nil, nil),
 		up: prometheus.NewDesc("regsync_database_up",
-			"1 when the scrape-time database queries succeeded, 0 when they failed.", nil, nil),
+			"1 when the scrape-time database query succeeded, 0 when it failed.", nil, nil),
+		age: prometheus.NewDesc("regsync_gauges_age_seconds",
+			"How long ago the leader computed the database gauges (regsync_jobs, regsync_domains*, regsync_transfers*).", nil, nil),
 	}
 }
 
 // Describe implements [prometheus.Collector].
 func (c *DatabaseCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.jobs, c.domains, c.due, c.lag, c.up, c.transfers, c.transferBlockedAge, c.transfersNearDeadline} {
+	for _, d := range []*prometheus.Desc{c.jobs, c.domains, c.due, c.lag, c.up, c.age, c.transfers, c.transferBlockedAge, c.transfersNearDeadline} {
 		ch <- d
 	}
 }
 
-// Collect implements [prometheus.Collector].
+// Collect implements [prometheus.Collector]. Before the leader computed
+// the gauges for the first time, it exports only regsync_database_up.
 func (c *DatabaseCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	queues, err := c.store.QueueCounts(ctx)
-	if err != nil {
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
-		return
-	}
-	stats, err := c.store.DomainStats(ctx)
-	if err != nil {
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
-		return
-	}
-	transfers, err := c.store.TransferStats(ctx)
+	g, ok, err := c.store.Gauges(ctx)
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
-	for _, q := range queues {
+	if !ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, time.Since(g.ComputedAt).Seconds())
+	for _, q := range g.Queues {
 		ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(q.Count), q.Queue, q.State)
 	}
 	// Every status is exported, zeros included, so that dashboards and
 	// alerts see a series for each.
 	for _, s := range registrar.Statuses {
-		ch <- prometheus.MustNewConstMetric(c.domains, prometheus.GaugeValue, float64(stats.ByStatus[string(s)]), string(s))
+		ch <- prometheus.MustNewConstMetric(c.domains, prometheus.GaugeValue, float64(g.Domains.ByStatus[string(s)]), string(s))
 	}
-	ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(stats.Due))
-	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, stats.MaxSyncLag.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(g.Domains.Due))
+	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, g.Domains.MaxSyncLag.Seconds())
 	for _, s := range store.TransferStates {
-		ch <- prometheus.MustNewConstMetric(c.transfers, prometheus.GaugeValue, float64(transfers.ByState[string(s)]), string(s))
+		ch <- prometheus.MustNewConstMetric(c.transfers, prometheus.GaugeValue, float64(g.Transfers.ByState[string(s)]), string(s))
 	}
-	ch <- prometheus.MustNewConstMetric(c.transferBlockedAge, prometheus.GaugeValue, transfers.MaxBlockedAge.Seconds())
-	ch <- prometheus.MustNewConstMetric(c.transfersNearDeadline, prometheus.GaugeValue, float64(transfers.NearDeadline))
+	ch <- prometheus.MustNewConstMetric(c.transferBlockedAge, prometheus.GaugeValue, g.Transfers.MaxBlockedAge.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.transfersNearDeadline, prometheus.GaugeValue, float64(g.Transfers.NearDeadline))
 }

@@ -163,6 +163,7 @@ func (s *Syncer) Sync(ctx context.Context, domainID string, run Run) (store.Outc
 	if run.AttemptedAt.IsZero() {
 		run.AttemptedAt = started
 	}
+	ctx = withRun(ctx, run)
 	for restarts := 0; ; restarts++ {
 		d, err := s.store.Domain(ctx, domainID)
 		if err != nil {
@@ -257,8 +258,9 @@ const (
 	// confirmContradicted: the registrar reports another status: revert.
 	confirmContradicted
 	// confirmDeferred: no answer about the domain, through no fault of the
-	// registrar's reading (a rate limit, refused credentials): read again
-	// later without counting a failure.
+	// registrar's reading (a rate limit, the shared limit's slot too far
+	// away, refused credentials): read again later without counting a
+	// failure.
 	confirmDeferred
 	// confirmFailed: the registrar answered an error; read again later.
 	confirmFailed
@@ -272,7 +274,7 @@ const (
 // is called only for reads that regsync did not cut short itself.
 func decideConfirmation(applied registrar.Status, second registrar.StatusReading, err error, failures, maxFailures int) confirmation {
 	switch {
-	case errors.Is(err, registrar.ErrRateLimited), errors.Is(err, registrar.ErrUnauthorized):
+	case errors.Is(err, registrar.ErrRateLimited), errors.Is(err, registrar.ErrUnauthorized), errors.Is(err, ErrRateLimitWait):
 		return confirmDeferred
 	case err != nil && failures+1 >= maxFailures:
 		return confirmGaveUp
@@ -287,8 +289,9 @@ func decideConfirmation(applied registrar.Status, second registrar.StatusReading
 
 func (s *Syncer) syncOnce(ctx context.Context, reg registrar.Registrar, d store.Domain, o store.Outcome) (store.Outcome, error) {
 	reading, err := reg.ReadStatus(ctx, registrar.Domain{ID: d.ID, Name: d.Name})
-	if err != nil && ctx.Err() != nil {
-		// Cut short by regsync itself: nothing was learned.
+	if err != nil && (ctx.Err() != nil || errors.Is(err, ErrRateLimitWait)) {
+		// Cut short by regsync itself, or given back to wait for a rate
+		// limit slot: nothing was learned.
 		return store.Outcome{}, err
 	}
 	o.RegistrarRequestID = requestID(reading, err)

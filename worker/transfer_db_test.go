@@ -109,6 +109,7 @@ func TestTransferRetriesOnPostgres(t *testing.T) {
 	require.Equal(t, 1.0, testutil.ToFloat64(env.metrics.transferResets.WithLabelValues("sim", "forbidden")))
 
 	// The collector reports the transfers.
+	require.NoError(t, env.store.RefreshGauges(ctx))
 	problems, err := testutil.CollectAndLint(NewDatabaseCollector(env.store, 5*time.Second))
 	require.NoError(t, err)
 	require.Empty(t, problems)

@@ -142,9 +142,11 @@ var errTransferTransient = errors.New("transfer retry failed; will retry")
 // run, also when there was nothing to do. It returns the recorded attempt
 // and an error when the job should be retried, snoozed or cancelled, as
 // [jobError] maps it. lastAttempt says whether the job queue will not run
-// it again. A run cut short by regsync itself before any reset was sent
-// records nothing; one cut short after is recorded as interrupted.
+// it again. A run cut short by regsync itself, or given back to wait for
+// a rate limit slot, before any reset was sent records nothing; one cut
+// short after is recorded as interrupted.
 func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAttempt bool) (store.TransferAttempt, error) {
+	ctx = withRun(ctx, run)
 	t, err := r.store.Transfer(ctx, transferID)
 	if err != nil {
 		return store.TransferAttempt{}, err
@@ -190,7 +192,7 @@ func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAtt
 	if reader := adapter.TransferStatus; reader != nil {
 		status, err := reader.ReadTransferStatus(ctx, order)
 		switch {
-		case err != nil && ctx.Err() != nil:
+		case err != nil && (ctx.Err() != nil || errors.Is(err, ErrRateLimitWait)):
 			return store.TransferAttempt{}, err
 		case errors.Is(err, registrar.ErrForbidden):
 		case err != nil:
@@ -225,6 +227,10 @@ func (r *Retrier) Retry(ctx context.Context, transferID string, run Run, lastAtt
 		a.SentNewAuthInfo = true
 	}
 	res, err := adapter.Resetter.ResetTransfer(ctx, order, authInfo)
+	if errors.Is(err, ErrRateLimitWait) {
+		// Nothing was sent: the job comes back for its slot.
+		return store.TransferAttempt{}, err
+	}
 	a.Result = resetResult(err)
 	if err != nil && ctx.Err() != nil {
 		// The request may have reached the registrar: record that this run

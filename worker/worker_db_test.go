@@ -369,6 +369,10 @@ func waitForEvent(t *testing.T, events <-chan *river.Event, kind string) *river.
 	}
 }
 
+// TestSweepEnqueuesEachDueDomainOnce checks that the sweep enqueues one
+// job per due domain, at the sweep's priority, never claims a domain again
+// while its sync is queued, however long that lasts, and makes due again
+// only the queued domains whose job was lost.
 func TestSweepEnqueuesEachDueDomainOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -381,23 +385,23 @@ func TestSweepEnqueuesEachDueDomainOnce(t *testing.T) {
 	require.NoError(t, env.store.AddDomains(ctx, domains))
 	_, err := env.pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now() + interval '1 day' WHERE id = 'dom_7'`)
 	require.NoError(t, err)
-	client, err := NewInsertClient(env.pool, env.logger)
-	require.NoError(t, err)
-	cfg := SweepConfig{BatchSize: 1000, Lease: time.Hour}
+	cfg := DefaultSweepConfig()
+	cfg.ChunkSize = 1000
 
-	claimed, err := SweepDueDomains(ctx, env.store, client, cfg, env.metrics)
+	claimed, err := SweepDueDomains(ctx, env.store, cfg, env.metrics)
 	require.NoError(t, err)
 	require.Equal(t, n-1, claimed)
-	claimed, err = SweepDueDomains(ctx, env.store, client, cfg, env.metrics)
+	claimed, err = SweepDueDomains(ctx, env.store, cfg, env.metrics)
 	require.NoError(t, err)
-	require.Zero(t, claimed, "claimed domains are leased")
+	require.Zero(t, claimed, "queued domains are not claimed again")
 
-	// Due again while their jobs are still pending: no duplicate jobs.
-	_, err = env.pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now()`)
+	// Due again while their jobs still wait, as in a backlog longer than
+	// any lease: only the domain that was not queued is claimed.
+	_, err = env.pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now() - interval '1 day'`)
 	require.NoError(t, err)
-	claimed, err = SweepDueDomains(ctx, env.store, client, cfg, env.metrics)
+	claimed, err = SweepDueDomains(ctx, env.store, cfg, env.metrics)
 	require.NoError(t, err)
-	require.Equal(t, n, claimed)
+	require.Equal(t, 1, claimed)
 
 	var jobs, distinct, priority int
 	require.NoError(t, env.pool.QueryRow(ctx, `
@@ -405,7 +409,65 @@ func TestSweepEnqueuesEachDueDomainOnce(t *testing.T) {
 	require.Equal(t, n, jobs)
 	require.Equal(t, n, distinct)
 	require.Equal(t, PrioritySweep, priority)
-	require.Equal(t, float64(2*n-1), testutil.ToFloat64(env.metrics.sweepEnqueued.WithLabelValues("status_sync")))
+	require.Equal(t, float64(n), testutil.ToFloat64(env.metrics.sweepEnqueued.WithLabelValues("status_sync")))
+
+	// Two jobs are lost (cancelled by hand); every mark is old. Only those
+	// two domains are released, and claimed by the next sweep.
+	_, err = env.pool.Exec(ctx, `UPDATE regsync.river_job SET state = 'cancelled', finalized_at = now()
+		WHERE args->>'domain_id' IN ('dom_1', 'dom_2')`)
+	require.NoError(t, err)
+	_, err = env.pool.Exec(ctx, `UPDATE regsync.domains SET queued_at = now() - interval '1 hour'`)
+	require.NoError(t, err)
+	released, err := env.store.ReleaseOrphanedDomains(ctx, 15*time.Minute, n)
+	require.NoError(t, err)
+	require.Equal(t, 2, released)
+	claimed, err = SweepDueDomains(ctx, env.store, cfg, env.metrics)
+	require.NoError(t, err)
+	require.Equal(t, 2, claimed)
+
+	// A sync's last write clears the mark.
+	require.NoError(t, env.sim.Script("dom_3", "d3.example.com", []string{"active"}, false))
+	_, err = env.syncer.SyncNow(ctx, "dom_3")
+	require.NoError(t, err)
+	var queued bool
+	require.NoError(t, env.pool.QueryRow(ctx, `SELECT queued_at IS NOT NULL FROM regsync.domains WHERE id = 'dom_3'`).Scan(&queued))
+	require.False(t, queued)
+}
+
+// TestOnDemandJumpsTheQueue checks that an enqueue through SQL that finds
+// the domain's sync already waiting moves it to the front: priority 1 and
+// due now, whether it waited available, scheduled or to be retried.
+func TestOnDemandJumpsTheQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	for _, id := range []string{"dom_swept", "dom_later", "dom_retry"} {
+		env.addDomain(t, id, registrar.StatusActive)
+	}
+	claimed, err := SweepDueDomains(ctx, env.store, DefaultSweepConfig(), env.metrics)
+	require.NoError(t, err)
+	require.Equal(t, 3, claimed)
+	_, err = env.pool.Exec(ctx, `UPDATE regsync.river_job SET state = 'scheduled', scheduled_at = now() + interval '1 hour'
+		WHERE args->>'domain_id' = 'dom_later'`)
+	require.NoError(t, err)
+	_, err = env.pool.Exec(ctx, `UPDATE regsync.river_job SET state = 'retryable', scheduled_at = now() + interval '1 hour', attempt = 1
+		WHERE args->>'domain_id' = 'dom_retry'`)
+	require.NoError(t, err)
+
+	for _, id := range []string{"dom_swept", "dom_later", "dom_retry"} {
+		jobID, inserted, err := env.store.EnqueueStatusSync(ctx, id)
+		require.NoError(t, err)
+		require.False(t, inserted, "%s: the contract still returns NULL for a pending sync", id)
+		require.Zero(t, jobID)
+		var state string
+		var priority int
+		var due bool
+		require.NoError(t, env.pool.QueryRow(ctx, `SELECT state, priority, scheduled_at <= now() FROM regsync.river_job
+			WHERE args->>'domain_id' = $1`, id).Scan(&state, &priority, &due))
+		require.Equal(t, "available", state, id)
+		require.Equal(t, PriorityOnDemand, priority, id)
+		require.True(t, due, id)
+	}
 }
 
 // concurrencyTracker wraps a registrar and records the most reads of one
@@ -487,6 +549,13 @@ func TestDatabaseCollector(t *testing.T) {
 	require.NoError(t, err)
 
 	c := NewDatabaseCollector(env.store, 5*time.Second)
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(`
+# HELP regsync_database_up 1 when the scrape-time database query succeeded, 0 when it failed.
+# TYPE regsync_database_up gauge
+regsync_database_up 1
+`)), "before the leader computed the gauges, only the database is reported")
+
+	require.NoError(t, env.store.RefreshGauges(ctx))
 	problems, err := testutil.CollectAndLint(c)
 	require.NoError(t, err)
 	require.Empty(t, problems)
@@ -507,7 +576,7 @@ regsync_domains_sync_due 3
 # HELP regsync_jobs Jobs in the queue by queue and state, read at scrape time.
 # TYPE regsync_jobs gauge
 regsync_jobs{queue="status_sync",state="available"} 1
-# HELP regsync_database_up 1 when the scrape-time database queries succeeded, 0 when they failed.
+# HELP regsync_database_up 1 when the scrape-time database query succeeded, 0 when it failed.
 # TYPE regsync_database_up gauge
 regsync_database_up 1
 `), "regsync_domains", "regsync_domains_sync_due", "regsync_jobs", "regsync_database_up"))
@@ -523,7 +592,7 @@ regsync_database_up 1
 
 	env.pool.Close()
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(`
-# HELP regsync_database_up 1 when the scrape-time database queries succeeded, 0 when they failed.
+# HELP regsync_database_up 1 when the scrape-time database query succeeded, 0 when it failed.
 # TYPE regsync_database_up gauge
 regsync_database_up 0
 `), "regsync_database_up"))
@@ -600,42 +669,90 @@ func hasSeries(t *testing.T, reg *prometheus.Registry, name string, values ...st
 	return false
 }
 
+// TestRateLimitIsSharedAcrossProcesses checks the shared limit's slots:
+// a burst goes at once, whichever process asks; a slot further away than
+// the caller may wait is kept for its job, which finds the same slot when
+// it comes back; a request outside the job queue takes its slot however
+// far; a registrar without a limit is not limited.
 func TestRateLimitIsSharedAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	env := newDBEnv(t, nil)
-	// A burst of 3 and a slow refill: whichever process asks, only three
-	// requests go at once.
-	limits := []store.RateLimit{{Registrar: "sim", RequestsPerSecond: 0.01, Burst: 3}}
-	require.NoError(t, env.store.SetRateLimits(ctx, limits))
-	// Two pools on one database stand for two processes.
+	// A burst of 3 and a slot every 100 s.
+	require.NoError(t, env.store.SetRateLimits(ctx, []store.RateLimit{{Registrar: "sim", RequestsPerSecond: 0.01, Burst: 3}}))
 	first := env.store
-	second := store.New(secondPool(t, env.pool))
-	var taken, refused int
-	for i, st := range []*store.Store{first, second, first, second, first} {
-		wait, limited, err := st.TakeRegistrarToken(ctx, "sim")
+	second := store.New(secondPool(t, env.pool)) // another process
+	var waits []time.Duration
+	for job, st := range []*store.Store{first, second, first, second, first} {
+		slot, err := st.ReserveRegistrarSlot(ctx, "sim", int64(job+1), time.Minute)
 		require.NoError(t, err)
-		require.True(t, limited)
-		if wait == 0 {
-			taken++
-		} else {
-			refused++
-			require.Greater(t, wait, 90*time.Second, "call %d: the next token is about 100 s away", i)
-		}
+		require.True(t, slot.Limited)
+		require.Equal(t, slot.Wait < time.Minute, slot.Taken, "job %d", job+1)
+		waits = append(waits, slot.Wait)
 	}
-	require.Equal(t, 3, taken)
-	require.Equal(t, 2, refused)
+	require.Equal(t, []bool{true, true, true}, []bool{waits[0] == 0, waits[1] == 0, waits[2] == 0}, "the burst goes at once")
+	require.InDelta(t, 100, waits[3].Seconds(), 1)
+	require.InDelta(t, 200, waits[4].Seconds(), 1)
 
-	_, limited, err := first.TakeRegistrarToken(ctx, "hostup")
+	again, err := second.ReserveRegistrarSlot(ctx, "sim", 4, time.Minute)
 	require.NoError(t, err)
-	require.False(t, limited, "a registrar without a limit is not limited")
+	require.False(t, again.Taken)
+	require.InDelta(t, 100, again.Wait.Seconds(), 1, "job 4 comes back to its own slot, not a later one")
 
-	// The limiter waits for a token and gives up when its context ends.
-	limiter := NewRateLimiter(env.store, limits, env.metrics)
+	cli, err := first.ReserveRegistrarSlot(ctx, "sim", 0, time.Minute)
+	require.NoError(t, err)
+	require.True(t, cli.Taken, "outside the job queue the slot is taken, however far")
+	require.InDelta(t, 300, cli.Wait.Seconds(), 1)
+
+	unlimited, err := first.ReserveRegistrarSlot(ctx, "hostup", 1, time.Minute)
+	require.NoError(t, err)
+	require.False(t, unlimited.Limited)
+
+	// The limiter gives a job back for a far slot, and waits in place for
+	// one outside the job queue until its context ends.
+	limiter := NewRateLimiter(env.store, time.Minute, env.metrics)
+	var far *RateLimitWaitError
+	require.ErrorAs(t, limiter.Wait(withRun(ctx, Run{JobID: 9}), "sim"), &far)
+	require.InDelta(t, 400, far.Wait.Seconds(), 1)
+	require.ErrorIs(t, testPolicy.jobError(far, 0), &rivertype.JobSnoozeError{})
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, limiter.Wait(short, "sim"), context.DeadlineExceeded)
-	require.NoError(t, limiter.Wait(ctx, "hostup"), "unlimited registrars do not touch the database")
+	require.NoError(t, limiter.Wait(ctx, "hostup"), "unlimited registrars wait for nothing")
+}
+
+// TestRateLimitSlotsAreSpacedInOrder has many callers ask for slots at
+// once and checks that each gets its own, spaced by the rate: no two
+// callers wake together, and none goes before its turn.
+func TestRateLimitSlotsAreSpacedInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := newDBEnv(t, nil)
+	require.NoError(t, env.store.SetRateLimits(ctx, []store.RateLimit{{Registrar: "sim", RequestsPerSecond: 20, Burst: 1}}))
+	const callers = 40
+	slots := make(chan time.Time, callers)
+	var wg sync.WaitGroup
+	for job := range callers {
+		wg.Go(func() {
+			slot, err := env.store.ReserveRegistrarSlot(ctx, "sim", int64(job+1), time.Hour)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			slots <- slot.At
+		})
+	}
+	wg.Wait()
+	close(slots)
+	var at []time.Time
+	for s := range slots {
+		at = append(at, s)
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	require.Len(t, at, callers)
+	for i := 1; i < len(at); i++ {
+		require.GreaterOrEqual(t, at[i].Sub(at[i-1]), 50*time.Millisecond, "slots %d and %d are 50 ms apart at least", i-1, i)
+	}
 }
 
 // secondPool opens another pool on pool's database.

@@ -347,12 +347,8 @@ func measureSweep(ctx context.Context, pool *pgxpool.Pool, opts options) (time.D
 	if err := st.AddDomains(ctx, domains); err != nil {
 		return 0, err
 	}
-	client, err := worker.NewInsertClient(pool, zap.NewNop())
-	if err != nil {
-		return 0, err
-	}
 	start := time.Now()
-	claimed, err := worker.SweepDueDomains(ctx, st, client, worker.DefaultSweepConfig(), worker.NewMetrics(prometheus.NewRegistry()))
+	claimed, err := worker.SweepDueDomains(ctx, st, worker.DefaultSweepConfig(), worker.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		return 0, err
 	}

@@ -129,7 +129,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stderr, "demo: seeded %d domains and %d blocked transfers on the simulated registrar\n", *domains, len(demoTransfers))
 
 	reg := newRegistry()
-	svc, err := newService(st, []registrar.Named{simulator}, keyring, nil, cfg, reg, logger)
+	svc, err := newService(st, []registrar.Named{simulator}, keyring, cfg, reg, logger)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if err := st.SetRateLimits(ctx, *limits); err != nil {
 		return err
 	}
-	svc, err := newService(st, adapters, keyring, *limits, cfg, reg, logger)
+	svc, err := newService(st, adapters, keyring, cfg, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -122,12 +122,12 @@ func newRegistry() *prometheus.Registry {
 }
 
 // newService wires the syncer, retrier, metrics and River client around
-// the process's one store. Each adapter is wrapped once with the shared
-// rate limits and the metrics. keyring may be nil: retries that need to
+// the process's one store. Each adapter is wrapped once with the rate
+// limits shared through the database and the metrics. keyring may be nil: retries that need to
 // send a stored authInfo then fail with a clear error.
-func newService(st *store.Store, adapters []registrar.Named, keyring *secret.Keyring, limits []store.RateLimit, cfg worker.Config, reg *prometheus.Registry, logger *zap.Logger) (*service, error) {
+func newService(st *store.Store, adapters []registrar.Named, keyring *secret.Keyring, cfg worker.Config, reg *prometheus.Registry, logger *zap.Logger) (*service, error) {
 	metrics := worker.NewMetrics(reg)
-	wrapped := worker.NewAdapters(adapters, worker.NewRateLimiter(st, limits, metrics), metrics)
+	wrapped := worker.NewAdapters(adapters, worker.NewRateLimiter(st, cfg.RateLimitWait(), metrics), metrics)
 	metrics.Init(wrapped)
 	reg.MustRegister(worker.NewDatabaseCollector(st, 5*time.Second))
 	syncer, err := worker.NewSyncer(st, wrapped, cfg.Sync, metrics)

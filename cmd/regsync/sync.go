@@ -33,11 +33,7 @@ func runSync(ctx context.Context, c *cli, args []string) error {
 	defer pool.Close()
 	st := store.New(pool)
 	metrics := worker.NewMetrics(newRegistry())
-	limits, err := st.RateLimits(ctx)
-	if err != nil {
-		return err
-	}
-	wrapped := worker.NewAdapters(adapters, worker.NewRateLimiter(st, limits, metrics), metrics)
+	wrapped := worker.NewAdapters(adapters, worker.NewRateLimiter(st, cfg.RateLimitWait(), metrics), metrics)
 	syncer, err := worker.NewSyncer(st, wrapped, cfg.Sync, metrics)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
