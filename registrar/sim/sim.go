@@ -179,12 +179,12 @@ type script struct {
 type kind int
 
 const (
-	kindStatus  kind = iota // answer raw
-	kindTimeout             // never answer
-	kindHTTP                // fail with an HTTP error answer
-	kindGarbage             // answer something that is not JSON
-	kindHuge                // answer more than the size limit
-	kindHugeError           // fail with a 503 whose detail is huge and holds NUL bytes
+	kindStatus    kind = iota // answer raw
+	kindTimeout               // never answer
+	kindHTTP                  // fail with an HTTP error answer
+	kindGarbage               // answer something that is not JSON
+	kindHuge                  // answer more than the size limit
+	kindHugeError             // fail with a 503 whose detail is huge and holds NUL bytes
 )
 
 // step is one parsed script entry.
