@@ -18,14 +18,15 @@ import (
 func (s *Store) EnqueueDueDomains(ctx context.Context, limit int) (claimed, enqueued int, err error) {
 	err = s.pool.QueryRow(ctx, `
 		WITH due AS (
-			SELECT id FROM regsync.domains
+			SELECT ctid FROM regsync.domains
 			WHERE next_sync_at <= now() AND queued_at IS NULL
 			ORDER BY next_sync_at
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED
 		),
 		claimed AS (
-			UPDATE regsync.domains d SET queued_at = now() FROM due WHERE d.id = due.id RETURNING d.id
+			-- By the rows' addresses: a join by id would read the whole table.
+			UPDATE regsync.domains d SET queued_at = now() WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM due)) RETURNING d.id
 		),
 		inserted AS (
 			SELECT regsync.insert_unique_jobs('status_sync', 'domain_id', ARRAY(SELECT id FROM claimed), 2::smallint)

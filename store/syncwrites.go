@@ -102,7 +102,7 @@ var finishSyncsSQL = `
 			AS o(` + outcomeColumns + `, when_matched)
 		JOIN locked l ON l.id = o.domain_id
 		WHERE o.when_matched = l.matched AND (l.matched OR NOT l.required)
-		ON CONFLICT (job_attempted_at, job_id) DO NOTHING
+		ON CONFLICT (job_id, job_attempted_at) DO NOTHING
 		RETURNING domain_id
 	)
 	SELECT i.id, l.id IS NULL, coalesce(l.matched, false), i.id IN (SELECT domain_id FROM recorded)

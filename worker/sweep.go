@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -87,27 +89,41 @@ func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 	return errors.Join(domainsErr, orphansErr, transfersErr)
 }
 
+// sweepStatements is how many chunk statements the sweep runs at once:
+// claiming and inserting jobs is work for PostgreSQL's CPUs, and the rows
+// one statement holds the other skips.
+const sweepStatements = 2
+
 // SweepDueDomains enqueues a status_sync job for every domain due now and
 // not yet queued, a chunk per statement, and returns how many domains it
 // claimed. It stops early, leaving the rest for the next sweep, when ctx
 // would end before another chunk as long as the last one could finish.
 func SweepDueDomains(ctx context.Context, st *store.Store, cfg SweepConfig, metrics *Metrics) (int, error) {
-	total := 0
-	for {
-		start := time.Now()
-		claimed, _, err := st.EnqueueDueDomains(ctx, cfg.ChunkSize)
-		if err != nil {
-			return total, fmt.Errorf("sweep: %w", err)
-		}
-		total += claimed
-		metrics.sweepEnqueued.WithLabelValues(StatusSyncArgs{}.Kind()).Add(float64(claimed))
-		if claimed < cfg.ChunkSize {
-			return total, nil
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*time.Since(start) {
-			return total, nil
-		}
+	var total atomic.Int64
+	errs := make([]error, sweepStatements)
+	var wg sync.WaitGroup
+	for i := range sweepStatements {
+		wg.Go(func() {
+			for {
+				start := time.Now()
+				claimed, _, err := st.EnqueueDueDomains(ctx, cfg.ChunkSize)
+				if err != nil {
+					errs[i] = fmt.Errorf("sweep: %w", err)
+					return
+				}
+				total.Add(int64(claimed))
+				metrics.sweepEnqueued.WithLabelValues(StatusSyncArgs{}.Kind()).Add(float64(claimed))
+				if claimed < cfg.ChunkSize {
+					return
+				}
+				if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*time.Since(start) {
+					return
+				}
+			}
+		})
 	}
+	wg.Wait()
+	return int(total.Load()), errors.Join(errs...)
 }
 
 // GaugesArgs are the args of the periodic job that recomputes the

@@ -40,10 +40,11 @@ INSERT INTO regsync.duplicate_transfer_attempts SELECT * FROM moved;
 ALTER TABLE regsync.status_sync_outcomes ENABLE TRIGGER status_sync_outcomes_append_only;
 ALTER TABLE regsync.transfer_attempts ENABLE TRIGGER transfer_attempts_append_only;
 
--- The run's start leads: history is also read and, later, partitioned by
--- time. NULL job ids (command-line runs) never conflict.
-CREATE UNIQUE INDEX status_sync_outcomes_run_idx ON regsync.status_sync_outcomes (job_attempted_at, job_id);
-CREATE UNIQUE INDEX transfer_attempts_run_idx ON regsync.transfer_attempts (job_attempted_at, job_id);
+-- NULL job ids (command-line runs) never conflict. The index also finds a
+-- job's outcomes, so the index on job_id alone goes.
+CREATE UNIQUE INDEX status_sync_outcomes_run_idx ON regsync.status_sync_outcomes (job_id, job_attempted_at);
+CREATE UNIQUE INDEX transfer_attempts_run_idx ON regsync.transfer_attempts (job_id, job_attempted_at);
+DROP INDEX regsync.status_sync_outcomes_job_id_idx;
 
 -- A guarded change waiting for its double sync keeps, beside the status it
 -- replaced, the raw reading that caused it, when it was applied, and how
