@@ -9,7 +9,8 @@ import (
 // EnqueueDueDomains claims up to limit domains whose sync is due and not
 // yet queued, marks them queued and enqueues a status_sync job for each,
 // in one statement: River's job rows are built in SQL by the function the
-// SQL enqueue uses, at the sweep's priority. A domain whose sync is
+// SQL enqueue uses, at the sweep's priority, in each domain's registrar's
+// queue. A domain whose sync is
 // already pending (asked for on demand, say) is marked and gets no second
 // job. The sync's last write clears the mark, so a domain is never claimed
 // again while its sync waits, however long the backlog. Rows another
@@ -26,10 +27,12 @@ func (s *Store) EnqueueDueDomains(ctx context.Context, limit int) (claimed, enqu
 		),
 		claimed AS (
 			-- By the rows' addresses: a join by id would read the whole table.
-			UPDATE regsync.domains d SET queued_at = now() WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM due)) RETURNING d.id
+			UPDATE regsync.domains d SET queued_at = now() WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM due))
+			RETURNING d.id, regsync.status_sync_queue(d.registrar) AS queue
 		),
 		inserted AS (
-			SELECT regsync.insert_unique_jobs('status_sync', 'domain_id', ARRAY(SELECT id FROM claimed), 2::smallint)
+			SELECT regsync.insert_unique_jobs('status_sync', 'domain_id',
+				ARRAY(SELECT id FROM claimed ORDER BY id), ARRAY(SELECT queue FROM claimed ORDER BY id), 2::smallint)
 		)
 		SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM inserted)`, limit).Scan(&claimed, &enqueued)
 	if err != nil {
@@ -85,7 +88,8 @@ func (s *Store) EnqueueDueTransfers(ctx context.Context, limit int, lease time.D
 			FROM due WHERE t.id = due.id RETURNING t.id
 		),
 		inserted AS (
-			SELECT regsync.insert_unique_jobs('transfer_retry', 'transfer_id', ARRAY(SELECT id FROM claimed), 2::smallint)
+			SELECT regsync.insert_unique_jobs('transfer_retry', 'transfer_id',
+				ARRAY(SELECT id FROM claimed), ARRAY(SELECT 'transfer_retry' FROM claimed), 2::smallint)
 		)
 		SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM inserted)`, limit, lease.Seconds()).Scan(&claimed, &enqueued)
 	if err != nil {

@@ -12,13 +12,21 @@ import (
 
 // Queues regsync's workers take jobs from.
 const (
-	// QueueStatusSync holds the status_sync jobs.
+	// QueueStatusSync holds the status_sync jobs inserted without knowing
+	// their domain's registrar (by River's Go client, or before the queues
+	// of [StatusSyncQueue]); the sweep and the SQL enqueue use those.
 	QueueStatusSync = "status_sync"
 	// QueueTransferRetry holds the transfer_retry jobs.
 	QueueTransferRetry = "transfer_retry"
 	// QueueSweep holds the periodic sweeps.
 	QueueSweep = "sweep"
 )
+
+// StatusSyncQueue is the queue of the status syncs of a registrar's
+// domains, as regsync.status_sync_queue names it in SQL. One queue per
+// registrar keeps a registrar's backlog, and its jobs waiting for its rate
+// limit, from holding up another registrar's syncs.
+func StatusSyncQueue(registrar string) string { return QueueStatusSync + "_" + registrar }
 
 // Priorities of status_sync jobs: a sync someone asked for goes before the
 // sweep's routine ones.

@@ -21,7 +21,7 @@ import (
 // Config sizes the River client that runs regsync's jobs.
 type Config struct {
 	// StatusSyncWorkers is how many status_sync jobs one process runs at
-	// once.
+	// once for each registrar, each in its own queue.
 	StatusSyncWorkers int
 	// TransferRetryWorkers is how many transfer retries one process runs
 	// at once.
@@ -98,6 +98,16 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 	river.AddWorker(workers, NewSweepWorker(st, cfg.Sweep, metrics))
 	river.AddWorker(workers, &GaugesWorker{store: st})
 
+	queues := map[string]river.QueueConfig{
+		QueueStatusSync:    {MaxWorkers: cfg.StatusSyncWorkers},
+		QueueTransferRetry: {MaxWorkers: cfg.TransferRetryWorkers},
+		QueueSweep:         {MaxWorkers: 2},
+	}
+	for name, a := range syncer.adapters {
+		if a.Status != nil {
+			queues[StatusSyncQueue(name)] = river.QueueConfig{MaxWorkers: cfg.StatusSyncWorkers}
+		}
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema:               migrations.Schema,
 		Logger:               riverLogger(logger),
@@ -106,11 +116,7 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          &cappedRetryPolicy{max: cfg.MaxRetryDelay},
-		Queues: map[string]river.QueueConfig{
-			QueueStatusSync:    {MaxWorkers: cfg.StatusSyncWorkers},
-			QueueTransferRetry: {MaxWorkers: cfg.TransferRetryWorkers},
-			QueueSweep:         {MaxWorkers: 2},
-		},
+		Queues:               queues,
 		Workers:    workers,
 		Middleware: []rivertype.Middleware{&jobMetricsMiddleware{metrics: metrics}},
 		PeriodicJobs: []*river.PeriodicJob{

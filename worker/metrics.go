@@ -87,9 +87,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"registrar", "operation", "code"}),
 		jobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "regsync_job_duration_seconds",
-			Help:    "Duration of job runs by kind and result (completed, failed, snoozed, cancelled).",
+			Help:    "Duration of job runs by kind, queue and result (completed, failed, snoozed, cancelled).",
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"kind", "result"}),
+		}, []string{"kind", "queue", "result"}),
 		jobsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_jobs_rejected_total",
 			Help: "Jobs cancelled without running because their args were invalid or named something that does not exist.",
@@ -135,11 +135,22 @@ func (m *Metrics) Init(adapters Adapters) {
 			}
 		}
 	}
-	for _, kind := range []string{StatusSyncArgs{}.Kind(), TransferRetryArgs{}.Kind()} {
+	jobQueues := map[string][]string{
+		StatusSyncArgs{}.Kind():    {QueueStatusSync},
+		TransferRetryArgs{}.Kind(): {QueueTransferRetry},
+	}
+	for name, a := range adapters {
+		if a.Status != nil {
+			jobQueues[StatusSyncArgs{}.Kind()] = append(jobQueues[StatusSyncArgs{}.Kind()], StatusSyncQueue(name))
+		}
+	}
+	for kind, queues := range jobQueues {
 		m.sweepEnqueued.WithLabelValues(kind)
 		m.jobsRejected.WithLabelValues(kind, "invalid_args")
-		for _, result := range []string{"completed", "failed", "snoozed", "cancelled"} {
-			m.jobDuration.WithLabelValues(kind, result)
+		for _, queue := range queues {
+			for _, result := range []string{"completed", "failed", "snoozed", "cancelled"} {
+				m.jobDuration.WithLabelValues(kind, queue, result)
+			}
 		}
 	}
 	m.jobsRejected.WithLabelValues(StatusSyncArgs{}.Kind(), "unknown_domain")

@@ -26,7 +26,7 @@ func (m *jobMetricsMiddleware) Work(ctx context.Context, job *rivertype.JobRow, 
 		m.metrics.jobsRejected.WithLabelValues(job.Kind, "invalid_args").Inc()
 		err = river.JobCancel(err)
 	}
-	m.metrics.jobDuration.WithLabelValues(job.Kind, jobResult(err)).Observe(time.Since(start).Seconds())
+	m.metrics.jobDuration.WithLabelValues(job.Kind, job.Queue, jobResult(err)).Observe(time.Since(start).Seconds())
 	return err
 }
 

@@ -404,11 +404,14 @@ func TestSweepEnqueuesEachDueDomainOnce(t *testing.T) {
 	require.Equal(t, 1, claimed)
 
 	var jobs, distinct, priority int
+	var queues []string
 	require.NoError(t, env.pool.QueryRow(ctx, `
-		SELECT count(*), count(DISTINCT args->>'domain_id'), max(priority) FROM regsync.river_job WHERE kind = 'status_sync'`).Scan(&jobs, &distinct, &priority))
+		SELECT count(*), count(DISTINCT args->>'domain_id'), max(priority), array_agg(DISTINCT queue)
+		FROM regsync.river_job WHERE kind = 'status_sync'`).Scan(&jobs, &distinct, &priority, &queues))
 	require.Equal(t, n, jobs)
 	require.Equal(t, n, distinct)
 	require.Equal(t, PrioritySweep, priority)
+	require.Equal(t, []string{StatusSyncQueue("sim")}, queues, "SQL names the registrar's queue as the workers do")
 	require.Equal(t, float64(n), testutil.ToFloat64(env.metrics.sweepEnqueued.WithLabelValues("status_sync")))
 
 	// Two jobs are lost (cancelled by hand); every mark is old. Only those
@@ -575,7 +578,7 @@ regsync_domains{status="unknown"} 0
 regsync_domains_sync_due 3
 # HELP regsync_jobs Jobs in the queue by queue and state, read at scrape time.
 # TYPE regsync_jobs gauge
-regsync_jobs{queue="status_sync",state="available"} 1
+regsync_jobs{queue="status_sync_sim",state="available"} 1
 # HELP regsync_database_up 1 when the scrape-time database query succeeded, 0 when it failed.
 # TYPE regsync_database_up gauge
 regsync_database_up 1
@@ -678,8 +681,9 @@ func TestRateLimitIsSharedAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	env := newDBEnv(t, nil)
-	// A burst of 3 and a slot every 100 s.
+	// A burst of 3 and a slot every 100 s, spaced for 98 % of that: 102 s.
 	require.NoError(t, env.store.SetRateLimits(ctx, []store.RateLimit{{Registrar: "sim", RequestsPerSecond: 0.01, Burst: 3}}))
+	const every = 100 / 0.98
 	first := env.store
 	second := store.New(secondPool(t, env.pool)) // another process
 	var waits []time.Duration
@@ -691,18 +695,18 @@ func TestRateLimitIsSharedAcrossProcesses(t *testing.T) {
 		waits = append(waits, slot.Wait)
 	}
 	require.Equal(t, []bool{true, true, true}, []bool{waits[0] == 0, waits[1] == 0, waits[2] == 0}, "the burst goes at once")
-	require.InDelta(t, 100, waits[3].Seconds(), 1)
-	require.InDelta(t, 200, waits[4].Seconds(), 1)
+	require.InDelta(t, every, waits[3].Seconds(), 1)
+	require.InDelta(t, 2*every, waits[4].Seconds(), 1)
 
 	again, err := second.ReserveRegistrarSlot(ctx, "sim", 4, time.Minute)
 	require.NoError(t, err)
 	require.False(t, again.Taken)
-	require.InDelta(t, 100, again.Wait.Seconds(), 1, "job 4 comes back to its own slot, not a later one")
+	require.InDelta(t, every, again.Wait.Seconds(), 1, "job 4 comes back to its own slot, not a later one")
 
 	cli, err := first.ReserveRegistrarSlot(ctx, "sim", 0, time.Minute)
 	require.NoError(t, err)
 	require.True(t, cli.Taken, "outside the job queue the slot is taken, however far")
-	require.InDelta(t, 300, cli.Wait.Seconds(), 1)
+	require.InDelta(t, 3*every, cli.Wait.Seconds(), 1)
 
 	unlimited, err := first.ReserveRegistrarSlot(ctx, "hostup", 1, time.Minute)
 	require.NoError(t, err)
@@ -713,7 +717,7 @@ func TestRateLimitIsSharedAcrossProcesses(t *testing.T) {
 	limiter := NewRateLimiter(env.store, time.Minute, env.metrics)
 	var far *RateLimitWaitError
 	require.ErrorAs(t, limiter.Wait(withRun(ctx, Run{JobID: 9}), "sim"), &far)
-	require.InDelta(t, 400, far.Wait.Seconds(), 1)
+	require.InDelta(t, 4*every, far.Wait.Seconds(), 1)
 	require.ErrorIs(t, testPolicy.jobError(far, 0), &rivertype.JobSnoozeError{})
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()

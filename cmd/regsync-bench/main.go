@@ -1,10 +1,22 @@
-// Command regsync-bench measures regsync's status-sync throughput against
-// River's own no-op job throughput on the same database with the same
-// client configuration, the time to sweep-enqueue 100,000 due domains, and
-// the process's peak RSS. It starts its own throwaway PostgreSQL (durable
-// or not, as --durable says) unless DATABASE_URL is set, and prints the
-// server settings it ran with. The last line of its output is
-// "status-sync/noop throughput ratio: X.XX".
+// Command regsync-bench measures regsync against its goals and prints each
+// figure next to its goal and the baseline it is compared with, measured
+// in the same run. It starts its own throwaway PostgreSQL (durable or not,
+// as --durable says) unless DATABASE_URL is set, and prints the server
+// settings it ran with. Suites:
+//
+//	throughput  status_sync against River's own no-op jobs on the same
+//	            database and client settings; scale-out against a 50 ms
+//	            registrar; guarded changes per second per worker
+//	sweep       the sweep's enqueue of --domains due domains
+//	million     --domains domains: migration of a database the previous
+//	            release left, the sweep, then a real `regsync serve` on the
+//	            backlog: /metrics scrape time, peak RSS and the HTTP API's
+//	            status-sync latency
+//	ratelimit   three registrars at their limits, served by three processes,
+//	            and the same without the tightest one
+//
+// The last line of its output is "status-sync/noop throughput ratio: X.XX"
+// when the throughput suite ran.
 package main
 
 import (
@@ -12,24 +24,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
-	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"go.uber.org/zap"
 
 	"github.com/regsync/regsync/internal/localpg"
-	"github.com/regsync/regsync/migrations"
-	"github.com/regsync/regsync/registrar"
-	"github.com/regsync/regsync/registrar/sim"
-	"github.com/regsync/regsync/store"
-	"github.com/regsync/regsync/worker"
 )
 
 func main() {
@@ -41,31 +45,35 @@ func main() {
 
 type options struct {
 	jobs        int
-	sweepSize   int
+	domains     int
 	workers     int
 	maxConns    int
 	cooldown    time.Duration
 	durable     bool
 	databaseURL string
 	cpuProfile  string
-	scaleOut    []int
+	suites      []string
+	binary      string
 }
+
+var allSuites = []string{"throughput", "sweep", "million", "ratelimit"}
 
 func run() error {
 	var opts options
 	flag.IntVar(&opts.jobs, "jobs", 10000, "jobs per throughput run")
-	flag.IntVar(&opts.sweepSize, "sweep-domains", 100000, "due domains the sweep enqueues")
-	flag.IntVar(&opts.workers, "workers", 100, "workers of the measured queue, for both runs")
-	flag.DurationVar(&opts.cooldown, "fetch-cooldown", 10*time.Millisecond, "least time between job fetches, for both runs")
-	flag.IntVar(&opts.maxConns, "db-max-conns", 8, "connection pool size, for both runs; on two cores fewer connections contend less")
+	flag.IntVar(&opts.domains, "domains", 1_000_000, "domains of the sweep and million suites")
+	flag.IntVar(&opts.workers, "workers", 100, "workers of the measured queue, for both throughput runs")
+	flag.DurationVar(&opts.cooldown, "fetch-cooldown", 10*time.Millisecond, "least time between job fetches, for both throughput runs")
+	flag.IntVar(&opts.maxConns, "db-max-conns", 8, "connection pool size, for both throughput runs; on two cores fewer connections contend less")
 	flag.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the status-sync run to this file")
 	flag.BoolVar(&opts.durable, "durable", false, "run the throwaway PostgreSQL with fsync and synchronous commit on")
-	scaleOut := flag.String("scale-out", "1,2,4", "process counts of the scale-out runs against a 50 ms registrar; empty for none")
+	flag.StringVar(&opts.binary, "regsync", "", "regsync binary the million suite runs (default: build ./cmd/regsync)")
+	suites := flag.String("suites", strings.Join(allSuites, ","), "comma-separated suites to run: "+strings.Join(allSuites, ", "))
 	flag.Parse()
-	for n := range strings.SplitSeq(*scaleOut, ",") {
-		var p int
-		if _, err := fmt.Sscan(n, &p); err == nil && p > 0 {
-			opts.scaleOut = append(opts.scaleOut, p)
+	opts.suites = strings.Split(*suites, ",")
+	for _, s := range opts.suites {
+		if !slices.Contains(allSuites, s) {
+			return fmt.Errorf("unknown suite %q: want some of %s", s, strings.Join(allSuites, ", "))
 		}
 	}
 	opts.databaseURL = os.Getenv("DATABASE_URL")
@@ -86,291 +94,119 @@ func run() error {
 		opts.databaseURL = cluster.URL("postgres")
 		fmt.Printf("throwaway PostgreSQL cluster in %s\n", cluster.Dir())
 	}
-	pool, err := openPool(ctx, opts)
-	if err != nil {
-		return err
+	if slices.Contains(opts.suites, "million") && opts.binary == "" {
+		dir, err := os.MkdirTemp("", "regsync-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		opts.binary = filepath.Join(dir, "regsync")
+		if err := build(ctx, opts.binary); err != nil {
+			return err
+		}
 	}
-	defer pool.Close()
-	if _, err := migrations.Up(ctx, pool, nil); err != nil {
-		return err
-	}
-	if err := printSettings(ctx, pool, opts); err != nil {
+	if err := printSettings(ctx, opts); err != nil {
 		return err
 	}
 
-	noop, err := measureNoop(ctx, pool, opts)
-	if err != nil {
-		return fmt.Errorf("no-op run: %w", err)
-	}
-	fmt.Printf("river no-op jobs:        %6d jobs in %6.2fs = %8.0f jobs/s\n", opts.jobs, noop.Seconds(), perSecond(opts.jobs, noop))
-	syncs, err := measureStatusSync(ctx, pool, opts, syncRun{name: "bench", jobs: opts.jobs, processes: 1, workers: opts.workers})
-	if err != nil {
-		return fmt.Errorf("status-sync run: %w", err)
-	}
-	fmt.Printf("status_sync jobs:        %6d jobs in %6.2fs = %8.0f jobs/s\n", opts.jobs, syncs.Seconds(), perSecond(opts.jobs, syncs))
-	for _, processes := range opts.scaleOut {
-		run := syncRun{name: fmt.Sprintf("scale%d", processes), jobs: 2000 * processes, processes: processes, workers: 25, latency: 50 * time.Millisecond}
-		took, err := measureStatusSync(ctx, pool, opts, run)
-		if err != nil {
-			return fmt.Errorf("scale-out run: %w", err)
+	var ratio float64
+	for _, suite := range opts.suites {
+		var err error
+		switch suite {
+		case "throughput":
+			ratio, err = throughputSuite(ctx, opts)
+		case "sweep":
+			err = sweepSuite(ctx, opts)
+		case "million":
+			err = millionSuite(ctx, opts)
+		case "ratelimit":
+			err = rateLimitSuite(ctx, opts)
 		}
-		fmt.Printf("scale-out, %d process(es) x %d workers, registrar latency %s: %5d jobs in %5.2fs = %6.0f jobs/s\n",
-			processes, run.workers, run.latency, run.jobs, took.Seconds(), perSecond(run.jobs, took))
+		if err != nil {
+			return fmt.Errorf("%s suite: %w", suite, err)
+		}
 	}
-	sweep, err := measureSweep(ctx, pool, opts)
-	if err != nil {
-		return fmt.Errorf("sweep run: %w", err)
+	if ratio > 0 {
+		fmt.Printf("status-sync/noop throughput ratio: %.2f\n", ratio)
 	}
-	fmt.Printf("sweep enqueue:           %6d due domains in %6.2fs = %8.0f domains/s\n", opts.sweepSize, sweep.Seconds(), perSecond(opts.sweepSize, sweep))
-	fmt.Printf("peak RSS of this process: %s\n", peakRSS())
-	fmt.Printf("status-sync/noop throughput ratio: %.2f\n", perSecond(opts.jobs, syncs)/perSecond(opts.jobs, noop))
 	return nil
 }
 
-func openPool(ctx context.Context, opts options) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(opts.databaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("parse database URL: %w", err)
+// figure prints one measured figure next to its goal; met says whether it
+// reached it.
+func figure(name, value, goal string, met bool) {
+	verdict := "met"
+	if !met {
+		verdict = "SHORT"
 	}
-	if opts.maxConns < 1 || opts.maxConns > 10000 {
-		return nil, fmt.Errorf("--db-max-conns %d: want 1 to 10000", opts.maxConns)
-	}
-	cfg.MaxConns = int32(opts.maxConns)
-	return pgxpool.NewWithConfig(ctx, cfg)
+	fmt.Printf("%-58s %-26s goal %s: %s\n", name+":", value, goal, verdict)
 }
 
-func printSettings(ctx context.Context, pool *pgxpool.Pool, opts options) error {
+// note prints a figure that has no goal of its own, a baseline say.
+func note(name, value string) {
+	fmt.Printf("%-58s %s\n", name+":", value)
+}
+
+func printSettings(ctx context.Context, opts options) error {
+	conn, err := pgx.Connect(ctx, opts.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
 	var version, fsync, syncCommit, fullPages string
-	err := pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'),
+	err = conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'),
 		current_setting('synchronous_commit'), current_setting('full_page_writes')`).Scan(&version, &fsync, &syncCommit, &fullPages)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("PostgreSQL %s: fsync=%s synchronous_commit=%s full_page_writes=%s\n", version, fsync, syncCommit, fullPages)
-	fmt.Printf("client: %d workers, fetch cooldown %s, %d pooled connections, GOMAXPROCS=%d\n", opts.workers, opts.cooldown, opts.maxConns, runtime.GOMAXPROCS(0))
+	fmt.Printf("PostgreSQL %s: fsync=%s synchronous_commit=%s full_page_writes=%s; GOMAXPROCS=%d, %d CPUs\n",
+		version, fsync, syncCommit, fullPages, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	return nil
 }
 
-// noopArgs is River's baseline: a job that does nothing, on the same queue
-// and client configuration as status_sync.
-type noopArgs struct{}
-
-func (noopArgs) Kind() string { return "bench_noop" }
-
-type noopWorker struct {
-	river.WorkerDefaults[noopArgs]
-}
-
-func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil }
-
-func clientConfig(opts options, workers *river.Workers) *river.Config {
-	return &river.Config{
-		Schema:        migrations.Schema,
-		Queues:        map[string]river.QueueConfig{worker.QueueStatusSync: {MaxWorkers: opts.workers}},
-		Workers:       workers,
-		FetchCooldown: opts.cooldown,
-	}
-}
-
-func measureNoop(ctx context.Context, pool *pgxpool.Pool, opts options) (time.Duration, error) {
-	workers := river.NewWorkers()
-	river.AddWorker(workers, noopWorker{})
-	client, err := river.NewClient(riverpgxv5.New(pool), clientConfig(opts, workers))
+// newDatabase creates a database named name on the server, dropping an
+// earlier one of that name, and returns a pool of size conns on it.
+func newDatabase(ctx context.Context, opts options, name string, conns int) (*pgxpool.Pool, string, error) {
+	admin, err := pgx.Connect(ctx, opts.databaseURL)
 	if err != nil {
-		return 0, err
+		return nil, "", err
 	}
-	params := make([]river.InsertManyParams, opts.jobs)
-	for i := range params {
-		params[i] = river.InsertManyParams{Args: noopArgs{}, InsertOpts: &river.InsertOpts{Queue: worker.QueueStatusSync}}
+	ident := pgx.Identifier{name}.Sanitize()
+	_, err = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)")
+	if err == nil {
+		_, err = admin.Exec(ctx, "CREATE DATABASE "+ident)
 	}
-	if _, err := client.InsertManyFast(ctx, params); err != nil {
-		return 0, err
-	}
-	return timeUntilDone(ctx, []*river.Client[pgx.Tx]{client}, noopArgs{}.Kind(), opts.jobs)
-}
-
-// syncRun is one status-sync throughput run: processes clients, each with
-// its own connection pool as separate processes would have, against a
-// simulated registrar answering after latency.
-type syncRun struct {
-	name      string
-	jobs      int
-	processes int
-	workers   int
-	latency   time.Duration
-}
-
-func measureStatusSync(ctx context.Context, pool *pgxpool.Pool, opts options, run syncRun) (time.Duration, error) {
-	simulator, err := sim.New(sim.Config{Name: "sim", Latency: run.latency})
+	_ = admin.Close(ctx)
 	if err != nil {
-		return 0, err
+		return nil, "", err
 	}
-	st := store.New(pool)
-	domains := make([]store.NewDomain, run.jobs)
-	for i := range domains {
-		d := store.NewDomain{ID: fmt.Sprintf("dom_%s%d", run.name, i), Name: fmt.Sprintf("%s-%d.example.com", run.name, i), Registrar: "sim", Status: "active"}
-		if i%10 == 0 {
-			// One in ten changes, pending to active: the status and the
-			// outcome written in one statement.
-			d.Status = "pending"
-		}
-		domains[i] = d
-		if err := simulator.Script(d.ID, d.Name, []string{"active"}, false); err != nil {
-			return 0, err
-		}
-	}
-	if err := st.AddDomains(ctx, domains); err != nil {
-		return 0, err
-	}
-	// The clients are regsync's own; their start-up sweep finds no due
-	// domain because the jobs are inserted below and the domains leased.
-	if _, err := pool.Exec(ctx, `UPDATE regsync.domains SET next_sync_at = now() + interval '1 day'`); err != nil {
-		return 0, err
-	}
-	cfg := worker.DefaultConfig()
-	cfg.StatusSyncWorkers = run.workers
-	cfg.FetchCooldown = opts.cooldown
-	cfg.Sweep.Interval = 24 * time.Hour
-	clients := make([]*river.Client[pgx.Tx], run.processes)
-	pools := []*pgxpool.Pool{pool}
-	defer func() {
-		for _, p := range pools[1:] {
-			p.Close()
-		}
-	}()
-	for i := range clients {
-		processPool := pool
-		if i > 0 {
-			if processPool, err = openPool(ctx, opts); err != nil {
-				return 0, err
-			}
-			pools = append(pools, processPool)
-		}
-		processStore := store.New(processPool)
-		metrics := worker.NewMetrics(prometheus.NewRegistry())
-		adapters := worker.NewAdapters([]registrar.Named{simulator}, nil, metrics)
-		syncer, err := worker.NewSyncer(processStore, adapters, cfg.Sync, metrics)
-		if err != nil {
-			return 0, err
-		}
-		retrier, err := worker.NewRetrier(processStore, adapters, nil, cfg.Transfer, metrics)
-		if err != nil {
-			return 0, err
-		}
-		if clients[i], err = worker.NewClient(processStore, cfg, syncer, retrier, metrics, zap.NewNop()); err != nil {
-			return 0, err
-		}
-	}
-	params := make([]river.InsertManyParams, run.jobs)
-	for i := range params {
-		params[i] = river.InsertManyParams{Args: worker.StatusSyncArgs{DomainID: domains[i].ID}}
-	}
-	if _, err := clients[0].InsertMany(ctx, params); err != nil {
-		return 0, err
-	}
-	if opts.cpuProfile != "" {
-		f, err := os.Create(opts.cpuProfile)
-		if err != nil {
-			return 0, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return 0, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	return timeUntilDone(ctx, clients, worker.StatusSyncArgs{}.Kind(), run.jobs)
-}
-
-// timeUntilDone starts the clients and returns how long they take to
-// complete n jobs of kind between them. It counts River's completion
-// events rather than polling the job table, so that measuring adds no load
-// to the database.
-func timeUntilDone(ctx context.Context, clients []*river.Client[pgx.Tx], kind string, n int) (time.Duration, error) {
-	events := make(chan *river.Event, n+1000)
-	var started []*river.Client[pgx.Tx]
-	var unsubscribe []func()
-	defer func() {
-		for _, client := range started {
-			_ = client.Stop(ctx)
-		}
-		for _, cancel := range unsubscribe {
-			cancel()
-		}
-	}()
-	for _, client := range clients {
-		sub, cancel := client.SubscribeConfig(&river.SubscribeConfig{
-			ChanSize: n + 1000,
-			Kinds:    []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed},
-		})
-		unsubscribe = append(unsubscribe, cancel)
-		go func() {
-			for ev := range sub {
-				events <- ev
-			}
-		}()
-	}
-	start := time.Now()
-	for _, client := range clients {
-		if err := client.Start(ctx); err != nil {
-			return 0, err
-		}
-		started = append(started, client)
-	}
-	timeout := time.After(10 * time.Minute)
-	for done := 0; done < n; {
-		select {
-		case ev := <-events:
-			if ev.Job.Kind != kind {
-				continue
-			}
-			if ev.Kind != river.EventKindJobCompleted {
-				return 0, fmt.Errorf("%s job %d ended %s", kind, ev.Job.ID, ev.Kind)
-			}
-			done++
-		case <-timeout:
-			return 0, fmt.Errorf("%s jobs did not finish within 10 minutes", kind)
-		}
-	}
-	return time.Since(start), nil
-}
-
-func measureSweep(ctx context.Context, pool *pgxpool.Pool, opts options) (time.Duration, error) {
-	if _, err := pool.Exec(ctx, `TRUNCATE regsync.domains; DELETE FROM regsync.river_job`); err != nil {
-		return 0, err
-	}
-	st := store.New(pool)
-	domains := make([]store.NewDomain, opts.sweepSize)
-	for i := range domains {
-		domains[i] = store.NewDomain{ID: fmt.Sprintf("dom_sweep%d", i), Name: fmt.Sprintf("sweep-%d.example.com", i), Registrar: "sim", Status: "active"}
-	}
-	if err := st.AddDomains(ctx, domains); err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	claimed, err := worker.SweepDueDomains(ctx, st, worker.DefaultSweepConfig(), worker.NewMetrics(prometheus.NewRegistry()))
+	cfg, err := pgxpool.ParseConfig(opts.databaseURL)
 	if err != nil {
-		return 0, err
+		return nil, "", err
 	}
-	elapsed := time.Since(start)
-	if claimed != opts.sweepSize {
-		return 0, fmt.Errorf("sweep claimed %d domains, want %d", claimed, opts.sweepSize)
+	cfg.ConnConfig.Database = name
+	cfg.MaxConns = int32(conns) //nolint:gosec // G115: a small pool size
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, "", err
 	}
-	return elapsed, nil
+	return pool, localpg.WithDatabase(opts.databaseURL, name), nil
 }
 
 func perSecond(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 
-// peakRSS reads the process's peak resident set size from /proc.
-func peakRSS() string {
-	status, err := os.ReadFile("/proc/self/status")
+// peakRSS reads a process's peak resident set size, in kB, from /proc.
+func peakRSS(pid string) (int, error) {
+	status, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
-		return "unknown (" + err.Error() + ")"
+		return 0, err
 	}
 	for line := range strings.Lines(string(status)) {
 		if value, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(value)
+			var kb int
+			_, err := fmt.Sscanf(strings.TrimSpace(value), "%d kB", &kb)
+			return kb, err
 		}
 	}
-	return "unknown"
+	return 0, fmt.Errorf("no VmHWM in /proc/%s/status", pid)
 }

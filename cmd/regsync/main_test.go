@@ -240,7 +240,7 @@ func TestServe(t *testing.T) {
 		`regsync_domains{status="active"} `, "regsync_gauges_age_seconds",
 		`regsync_status_transitions_total{from="pending",to="active"} 1`,
 		`regsync_registrar_request_duration_seconds_count{code="ok",operation="read_status",registrar="hostup"} 1`,
-		`regsync_job_duration_seconds_count{kind="status_sync",result="completed"} 1`,
+		`regsync_job_duration_seconds_count{kind="status_sync",queue="status_sync_hostup",result="completed"} 1`,
 		"go_goroutines", "process_resident_memory_bytes",
 	} {
 		require.Contains(t, metrics, want)

@@ -177,3 +177,17 @@ func chownTo(dir, username string) error {
 	}
 	return nil
 }
+
+// WithDatabase returns conn, a URL or a keyword/value connection string,
+// naming database name instead of its own.
+func WithDatabase(conn, name string) string {
+	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path = "/" + name
+		q := u.Query()
+		q.Del("dbname")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	// In a keyword/value string the last occurrence of a keyword wins.
+	return conn + " dbname=" + name
+}

@@ -10,7 +10,6 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -88,7 +87,7 @@ func NewDatabase(tb testing.TB) string {
 			tb.Errorf("pgtest: drop database: %v", err)
 		}
 	})
-	return withDatabase(adminURL, name)
+	return localpg.WithDatabase(adminURL, name)
 }
 
 // poolSize is the connections of a test's pool: regsync serve's default,
@@ -119,7 +118,7 @@ func makeTemplate() (string, error) {
 	if err := execAdmin(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return "", err
 	}
-	pool, err := pgxpool.New(ctx, withDatabase(adminURL, name))
+	pool, err := pgxpool.New(ctx, localpg.WithDatabase(adminURL, name))
 	if err != nil {
 		return "", err
 	}
@@ -128,20 +127,6 @@ func makeTemplate() (string, error) {
 		return "", err
 	}
 	return name, nil
-}
-
-// withDatabase returns conn (a URL or a keyword/value string) naming
-// database name instead of its own.
-func withDatabase(conn, name string) string {
-	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		u.Path = "/" + name
-		q := u.Query()
-		q.Del("dbname")
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	// In a keyword/value string the last occurrence of a keyword wins.
-	return conn + " dbname=" + name
 }
 
 func execAdmin(ctx context.Context, sql string) error {

@@ -12,36 +12,46 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT sha256(convert_to('&kind=' || job_kind || '&args={"' || arg_key || '":"' || arg_id || '"}', 'UTF8'))
 $$;
 
+-- status_sync_queue is the River queue of a domain's status syncs: one
+-- queue per registrar, so that a registrar's backlog, or its jobs waiting
+-- for its rate limit, never hold up another registrar's syncs.
+CREATE FUNCTION regsync.status_sync_queue(registrar text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT 'status_sync_' || registrar
+$$;
+
 -- insert_unique_jobs inserts, in one statement, a job of job_kind for each
--- of arg_ids, exactly as regsync's Go client does for args
--- {"<arg_key>": "<id>"} with UniqueOpts{ByArgs: true} and the pending
--- unique states, in the queue named like the kind, at job_priority; an id
--- whose job is already available, scheduled, running or waiting to retry
--- gets none. It returns the new jobs' ids and wakes the workers, once,
--- when the calling transaction commits.
-CREATE FUNCTION regsync.insert_unique_jobs(job_kind text, arg_key text, arg_ids text[], job_priority smallint) RETURNS SETOF bigint
+-- of arg_ids, in the queue at the same place of queues, exactly as
+-- regsync's Go client does for args {"<arg_key>": "<id>"} with
+-- UniqueOpts{ByArgs: true} and the pending unique states, at job_priority;
+-- an id whose job is already available, scheduled, running or waiting to
+-- retry gets none. It returns the new jobs' ids and wakes the workers of
+-- each queue, once, when the calling transaction commits.
+CREATE FUNCTION regsync.insert_unique_jobs(job_kind text, arg_key text, arg_ids text[], queues text[], job_priority smallint)
+RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    inserted bigint;
+    new_ids bigint[];
+    woken text[];
 BEGIN
-    RETURN QUERY
-    INSERT INTO regsync.river_job (args, kind, max_attempts, priority, queue, state, unique_key, unique_states)
-    SELECT jsonb_build_object(arg_key, i), job_kind, 10, job_priority, job_kind, 'available',
-        regsync.unique_job_key(job_kind, arg_key, i),
-        -- available, pending, retryable, running, scheduled (not completed,
-        -- so a finished job does not block the next one).
-        B'11110001'
-    FROM unnest(arg_ids) AS i
-    ON CONFLICT (unique_key)
-        WHERE unique_key IS NOT NULL
-          AND unique_states IS NOT NULL
-          AND regsync.river_job_state_in_bitmask(unique_states, state)
-        DO NOTHING
-    RETURNING river_job.id;
-    GET DIAGNOSTICS inserted = ROW_COUNT;
-    IF inserted > 0 THEN
-        PERFORM pg_notify('regsync.river_insert', json_build_object('queue', job_kind)::text);
-    END IF;
+    WITH inserted AS (
+        INSERT INTO regsync.river_job (args, kind, max_attempts, priority, queue, state, unique_key, unique_states)
+        SELECT jsonb_build_object(arg_key, i.id), job_kind, 10, job_priority, i.queue, 'available',
+            regsync.unique_job_key(job_kind, arg_key, i.id),
+            -- available, pending, retryable, running, scheduled (not
+            -- completed, so a finished job does not block the next one).
+            B'11110001'
+        FROM unnest(arg_ids, queues) AS i(id, queue)
+        ON CONFLICT (unique_key)
+            WHERE unique_key IS NOT NULL
+              AND unique_states IS NOT NULL
+              AND regsync.river_job_state_in_bitmask(unique_states, state)
+            DO NOTHING
+        RETURNING river_job.id, river_job.queue
+    )
+    SELECT array_agg(inserted.id), array_agg(DISTINCT inserted.queue) INTO new_ids, woken FROM inserted;
+    PERFORM pg_notify('regsync.river_insert', json_build_object('queue', q)::text) FROM unnest(woken) AS q;
+    RETURN QUERY SELECT unnest(new_ids);
 END
 $$;
 
@@ -50,12 +60,13 @@ $$;
 -- queue, it is moved to the front instead (priority 1, due now), so that
 -- a sync someone asked for does not wait behind a backlog of routine ones.
 -- It returns the new job's id, or NULL when one was pending.
-CREATE FUNCTION regsync.enqueue_unique_job(job_kind text, arg_key text, arg_id text) RETURNS bigint
+CREATE FUNCTION regsync.enqueue_unique_job(job_kind text, arg_key text, arg_id text, job_queue text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     new_job_id bigint;
+    promoted_queue text;
 BEGIN
-    SELECT j INTO new_job_id FROM regsync.insert_unique_jobs(job_kind, arg_key, ARRAY[arg_id], 1::smallint) AS j;
+    SELECT j INTO new_job_id FROM regsync.insert_unique_jobs(job_kind, arg_key, ARRAY[arg_id], ARRAY[job_queue], 1::smallint) AS j;
     IF new_job_id IS NULL THEN
         UPDATE regsync.river_job SET
             priority = 1,
@@ -65,9 +76,10 @@ BEGIN
           AND unique_states IS NOT NULL
           AND regsync.river_job_state_in_bitmask(unique_states, state)
           AND state IN ('available', 'scheduled', 'retryable')
-          AND (priority > 1 OR scheduled_at > now() OR state <> 'available');
-        IF FOUND THEN
-            PERFORM pg_notify('regsync.river_insert', json_build_object('queue', job_kind)::text);
+          AND (priority > 1 OR scheduled_at > now() OR state <> 'available')
+        RETURNING queue INTO promoted_queue;
+        IF promoted_queue IS NOT NULL THEN
+            PERFORM pg_notify('regsync.river_insert', json_build_object('queue', promoted_queue)::text);
         END IF;
     END IF;
     RETURN new_job_id;
@@ -76,16 +88,19 @@ $$;
 
 CREATE OR REPLACE FUNCTION regsync.enqueue_status_sync(domain_id text) RETURNS bigint
 LANGUAGE plpgsql AS $$
+DECLARE
+    domain_registrar text;
 BEGIN
     IF domain_id IS NULL OR domain_id !~ '^dom_[0-9a-z]{1,60}$' THEN
         RAISE EXCEPTION 'regsync: invalid domain id %', coalesce(quote_literal(domain_id), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM regsync.domains d WHERE d.id = enqueue_status_sync.domain_id) THEN
+    SELECT d.registrar INTO domain_registrar FROM regsync.domains d WHERE d.id = enqueue_status_sync.domain_id;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'regsync: unknown domain id %', quote_literal(domain_id)
             USING ERRCODE = 'no_data_found';
     END IF;
-    RETURN regsync.enqueue_unique_job('status_sync', 'domain_id', domain_id);
+    RETURN regsync.enqueue_unique_job('status_sync', 'domain_id', domain_id, regsync.status_sync_queue(domain_registrar));
 END
 $$;
 
@@ -100,7 +115,7 @@ BEGIN
         RAISE EXCEPTION 'regsync: unknown transfer id %', quote_literal(transfer_id)
             USING ERRCODE = 'no_data_found';
     END IF;
-    RETURN regsync.enqueue_unique_job('transfer_retry', 'transfer_id', transfer_id);
+    RETURN regsync.enqueue_unique_job('transfer_retry', 'transfer_id', transfer_id, 'transfer_retry');
 END
 $$;
 
@@ -192,7 +207,10 @@ BEGIN
     IF NOT FOUND THEN
         RETURN; -- no limit: NULL, NULL
     END IF;
-    emission := make_interval(secs => 1 / bucket.requests_per_second);
+    -- Slots are spaced for 98 % of the limit: the headroom absorbs the
+    -- scheduling delay between a slot and its request, so that the
+    -- registrar never counts more than the limit plus the burst in a second.
+    emission := make_interval(secs => 1 / (0.98 * bucket.requests_per_second));
     IF job IS NOT NULL THEN
         DELETE FROM regsync.registrar_slot_reservations r WHERE r.job_id = job RETURNING r.slot_at INTO reserved;
         IF reserved IS NOT NULL AND reserved - t > max_wait THEN
