@@ -117,8 +117,8 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          &cappedRetryPolicy{max: cfg.MaxRetryDelay},
 		Queues:               queues,
-		Workers:    workers,
-		Middleware: []rivertype.Middleware{&jobMetricsMiddleware{metrics: metrics}},
+		Workers:              workers,
+		Middleware:           []rivertype.Middleware{&jobMetricsMiddleware{metrics: metrics}},
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.Sweep.Interval),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
