@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/store"
 )
@@ -27,10 +29,12 @@ type report struct {
 	failures   []string
 }
 
-// invariant is one check and how often it was violated.
+// invariant is one check, how often it was violated and a few of the
+// violations.
 type invariant struct {
 	name       string
 	violations int
+	examples   []string
 }
 
 func (r *report) addFault(format string, args ...any) {
@@ -68,6 +72,9 @@ func (r *report) print(w io.Writer) {
 			verdict = "FAIL"
 		}
 		fmt.Fprintf(w, "  %s %-62s %d\n", verdict, inv.name, inv.violations)
+		for _, e := range inv.examples {
+			fmt.Fprintf(w, "         e.g. %s\n", e)
+		}
 	}
 	for _, f := range r.failures {
 		fmt.Fprintf(w, "  FAIL %s\n", f)
@@ -75,41 +82,49 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "  violations: %d\n", r.violations())
 }
 
-// invariantQueries count the violations of each invariant the database
-// can tell.
+// invariantQueries find the violations of each invariant the database can
+// tell, one row naming each.
 var invariantQueries = []struct {
 	name, query string
 }{
-	{"every domain synced (domains never synced)", `SELECT count(*) FROM regsync.domains d
+	{"every domain synced (domains never synced)", `SELECT d.id FROM regsync.domains d
 		WHERE NOT EXISTS (SELECT 1 FROM regsync.status_sync_outcomes o WHERE o.domain_id = d.id)`},
-	{"every job ended (jobs not ended)", `SELECT count(*) FROM regsync.river_job
+	{"every job ended (jobs not ended)", `SELECT format('%s job %s is %s', kind, id, state) FROM regsync.river_job
 		WHERE kind <> 'sweep' AND state NOT IN ('completed', 'cancelled', 'discarded')`},
-	{"no job discarded after exhausting its attempts", `SELECT count(*) FROM regsync.river_job WHERE state = 'discarded'`},
-	{"exactly one outcome per completed status_sync run", `SELECT count(*) FROM regsync.river_job j
-		WHERE j.kind = 'status_sync' AND j.state = 'completed'
-		AND (SELECT count(*) FROM regsync.status_sync_outcomes o WHERE o.job_id = j.id AND o.job_attempted_at = j.attempted_at) <> 1`},
-	{"exactly one attempt row per completed transfer_retry run", `SELECT count(*) FROM regsync.river_job j
-		WHERE j.kind = 'transfer_retry' AND j.state = 'completed'
-		AND (SELECT count(*) FROM regsync.transfer_attempts a WHERE a.job_id = j.id AND a.job_attempted_at = j.attempted_at) <> 1`},
-	{"no job run recorded twice", `SELECT
-		(SELECT count(*) FROM (SELECT 1 FROM regsync.status_sync_outcomes WHERE job_id IS NOT NULL
-			GROUP BY job_id, job_attempted_at HAVING count(*) > 1) d)
-		+ (SELECT count(*) FROM (SELECT 1 FROM regsync.transfer_attempts WHERE job_id IS NOT NULL
-			GROUP BY job_id, job_attempted_at HAVING count(*) > 1) d)`},
-	{"no domain synced by two runs at once", `SELECT count(*) FROM regsync.status_sync_outcomes a
+	{"no job discarded after exhausting its attempts", `SELECT format('%s job %s: %s', kind, id, errors[array_length(errors, 1)]->>'error')
+		FROM regsync.river_job WHERE state = 'discarded'`},
+	{"exactly one outcome per completed status_sync run", `SELECT format('job %s: %s outcomes of its last run', j.id, n) FROM regsync.river_job j,
+		LATERAL (SELECT count(*) AS n FROM regsync.status_sync_outcomes o WHERE o.job_id = j.id AND o.job_attempted_at = j.attempted_at) o
+		WHERE j.kind = 'status_sync' AND j.state = 'completed' AND n <> 1`},
+	{"exactly one attempt row per completed transfer_retry run", `SELECT format('job %s: %s attempt rows of its last run', j.id, n) FROM regsync.river_job j,
+		LATERAL (SELECT count(*) AS n FROM regsync.transfer_attempts a WHERE a.job_id = j.id AND a.job_attempted_at = j.attempted_at) a
+		WHERE j.kind = 'transfer_retry' AND j.state = 'completed' AND n <> 1`},
+	{"no job run recorded twice", `SELECT format('job %s: %s outcomes of the run at %s', job_id, count(*), job_attempted_at)
+		FROM regsync.status_sync_outcomes WHERE job_id IS NOT NULL GROUP BY job_id, job_attempted_at HAVING count(*) > 1
+		UNION ALL
+		SELECT format('job %s: %s attempt rows of the run at %s', job_id, count(*), job_attempted_at)
+		FROM regsync.transfer_attempts WHERE job_id IS NOT NULL GROUP BY job_id, job_attempted_at HAVING count(*) > 1`},
+	{"no domain synced by two runs at once", `SELECT format('%s: outcomes %s and %s overlap', a.domain_id, a.id, b.id)
+		FROM regsync.status_sync_outcomes a
 		JOIN regsync.status_sync_outcomes b ON b.domain_id = a.domain_id AND b.id > a.id
 		WHERE tstzrange(a.started_at, a.finished_at, '[]') && tstzrange(b.started_at, b.finished_at, '[]')`},
-	{"no unconfirmed change left", `SELECT count(*) FROM regsync.domains WHERE unconfirmed_from_status IS NOT NULL`},
-	{"no revert without a contradicting registrar answer", `SELECT count(*) FROM regsync.status_sync_outcomes
+	{"no unconfirmed change left", `SELECT id FROM regsync.domains WHERE unconfirmed_from_status IS NOT NULL`},
+	{"no revert without a contradicting registrar answer", `SELECT format('%s: outcome %s', domain_id, id) FROM regsync.status_sync_outcomes
 		WHERE revert_attempted
 		AND NOT (raw_status_second IS NOT NULL AND raw_status_second IS DISTINCT FROM raw_status_first)
 		AND coalesce(double_sync_error, '') NOT LIKE 'the registrar did not confirm the change: %'`},
-	{"no transfer final because of a transient fault", `SELECT count(*) FROM regsync.transfers t
-		JOIN LATERAL (SELECT result, http_status FROM regsync.transfer_attempts a WHERE a.transfer_id = t.id ORDER BY a.id DESC LIMIT 1) last ON true
+	// The attempt that decided a final state is the last one that changed
+	// the state. Skipped attempts (a rescued job's rerun, say) and
+	// superseded ones change nothing, whatever they saw.
+	{"no transfer final because of a transient fault", `SELECT format('%s %s: attempt %s %s (HTTP %s)', t.id, t.state, decided.id, decided.result, decided.http_status)
+		FROM regsync.transfers t
+		JOIN LATERAL (SELECT a.id, a.result, a.http_status FROM regsync.transfer_attempts a
+			WHERE a.transfer_id = t.id AND a.result NOT IN ('skipped', 'superseded')
+			AND a.state_after IS DISTINCT FROM a.state_before ORDER BY a.id DESC LIMIT 1) decided ON true
 		WHERE t.state IN ('completed', 'closed', 'forbidden', 'expired', 'failed')
-		AND (last.result IN ('credentials_refused', 'not_configured', 'unavailable', 'rate_limited', 'interrupted', 'superseded', 'skipped')
-			OR (t.state = 'forbidden' AND last.http_status IS DISTINCT FROM 403))`},
-	{"no open transfer left due", `SELECT count(*) FROM regsync.transfers
+		AND (decided.result IN ('credentials_refused', 'not_configured', 'unavailable', 'rate_limited', 'interrupted')
+			OR (t.state = 'forbidden' AND decided.http_status IS DISTINCT FROM 403))`},
+	{"no open transfer left due", `SELECT format('%s %s, due since %s', id, state, next_retry_at) FROM regsync.transfers
 		WHERE state IN ('blocked', 'in_progress') AND next_retry_at <= now() - interval '30 seconds'`},
 }
 
@@ -135,11 +150,12 @@ func (h *harness) check(ctx context.Context) error {
 		}
 	}
 	for _, q := range invariantQueries {
-		var n int
-		if err := h.pool.QueryRow(ctx, q.query).Scan(&n); err != nil {
+		rows, _ := h.pool.Query(ctx, q.query)
+		found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
 			return fmt.Errorf("check %q: %w", q.name, err)
 		}
-		r.invariants = append(r.invariants, invariant{name: q.name, violations: n})
+		r.invariants = append(r.invariants, invariant{name: q.name, violations: len(found), examples: found[:min(len(found), 3)]})
 	}
 	unexplained, err := h.unexplainedStatuses(ctx)
 	if err != nil {

@@ -190,7 +190,7 @@ func connect(ctx context.Context, f *commonFlags) (*pgxpool.Pool, error) {
 
 // workerFlags binds the worker's settings to flags with env fallbacks.
 func (c *cli) workerFlags(fs *flag.FlagSet, cfg *worker.Config) {
-	fs.IntVar(&cfg.StatusSyncWorkers, "workers", c.envInt("REGSYNC_WORKERS", cfg.StatusSyncWorkers), "status syncs run at once by this process (env REGSYNC_WORKERS)")
+	fs.IntVar(&cfg.StatusSyncWorkers, "workers", c.envInt("REGSYNC_WORKERS", cfg.StatusSyncWorkers), "status syncs this process runs at once for each registrar, each in its own queue (env REGSYNC_WORKERS)")
 	c.durationFlag(fs, &cfg.Sync.Interval, "sync-interval", "REGSYNC_SYNC_INTERVAL", "default time between two syncs of a domain, jittered by a tenth")
 	c.durationFlag(fs, &cfg.Sync.DoubleSyncDelay, "double-sync-delay", "REGSYNC_DOUBLE_SYNC_DELAY", "wait before the confirming read of a guarded change")
 	c.durationFlag(fs, &cfg.Sync.RetryAfterRevert, "resync-after-revert", "REGSYNC_RESYNC_AFTER_REVERT", "when a reverted (flapping) domain is synced again")

@@ -55,6 +55,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer func() { _ = factory.Close(adapters) }()
 	pool, err := connect(ctx, common)
 	if err != nil {
 		return err

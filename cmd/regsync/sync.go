@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/regsync/regsync/registrar/factory"
 	"github.com/regsync/regsync/store"
 	"github.com/regsync/regsync/worker"
 )
@@ -26,6 +27,7 @@ func runSync(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer func() { _ = factory.Close(adapters) }()
 	pool, err := connect(ctx, common)
 	if err != nil {
 		return err

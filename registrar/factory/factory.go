@@ -4,16 +4,20 @@
 package factory
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/regsync/regsync/registrar"
+	"github.com/regsync/regsync/registrar/epp"
 	"github.com/regsync/regsync/registrar/hostup"
 	"github.com/regsync/regsync/registrar/hostway"
+	"github.com/regsync/regsync/registrar/rdap"
 	"github.com/regsync/regsync/registrar/sim"
 )
 
@@ -21,13 +25,15 @@ import (
 type Getenv func(key string) string
 
 var constructors = map[string]func(Getenv) (registrar.Named, error){
+	"epp":     newEPP,
 	"hostup":  newHostup,
 	"hostway": newHostway,
+	"rdap":    newRDAP,
 	"sim":     newSim,
 }
 
 // Names lists the adapters the factory can build.
-func Names() []string { return []string{"hostup", "hostway", "sim"} }
+func Names() []string { return []string{"epp", "hostup", "hostway", "rdap", "sim"} }
 
 // New builds the named adapters, each configured from its
 // REGSYNC_<NAME>_* variables. What an adapter can do, callers find by type
@@ -104,6 +110,84 @@ func newSim(getenv Getenv) (registrar.Named, error) {
 	return sim.New(cfg)
 }
 
+// newEPP reads REGSYNC_EPP_ADDR, REGSYNC_EPP_CLIENT_ID,
+// REGSYNC_EPP_PASSWORD or REGSYNC_EPP_PASSWORD_FILE, optionally
+// REGSYNC_EPP_NEW_PASSWORD or _FILE (a password change at the next
+// login), REGSYNC_EPP_CA_FILE, REGSYNC_EPP_CERT_FILE and
+// REGSYNC_EPP_KEY_FILE (PEM), REGSYNC_EPP_SERVER_NAME,
+// REGSYNC_EPP_SESSIONS, REGSYNC_EPP_TIMEOUT and REGSYNC_EPP_KEEPALIVE.
+// The client holds sessions open: close it with [Close].
+func newEPP(getenv Getenv) (registrar.Named, error) {
+	cfg := epp.DefaultConfig()
+	cfg.Addr, cfg.ClientID = getenv("REGSYNC_EPP_ADDR"), getenv("REGSYNC_EPP_CLIENT_ID")
+	var err error
+	if cfg.Password, err = Secret(getenv, "REGSYNC_EPP_PASSWORD"); err != nil {
+		return nil, err
+	}
+	if getenv("REGSYNC_EPP_NEW_PASSWORD") != "" || getenv("REGSYNC_EPP_NEW_PASSWORD_FILE") != "" {
+		if cfg.NewPassword, err = Secret(getenv, "REGSYNC_EPP_NEW_PASSWORD"); err != nil {
+			return nil, err
+		}
+	}
+	caFile, certFile, keyFile := getenv("REGSYNC_EPP_CA_FILE"), getenv("REGSYNC_EPP_CERT_FILE"), getenv("REGSYNC_EPP_KEY_FILE")
+	if caFile != "" || certFile != "" || keyFile != "" {
+		if cfg.TLS, err = epp.TLSConfigFromFiles(caFile, certFile, keyFile); err != nil {
+			return nil, fmt.Errorf("REGSYNC_EPP_CA_FILE, _CERT_FILE, _KEY_FILE: %w", err)
+		}
+	}
+	if name := getenv("REGSYNC_EPP_SERVER_NAME"); name != "" {
+		if cfg.TLS == nil {
+			cfg.TLS = &tls.Config{}
+		}
+		cfg.TLS.ServerName = name
+	}
+	if cfg.Sessions, err = integer(getenv, "REGSYNC_EPP_SESSIONS", cfg.Sessions); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout, err = duration(getenv, "REGSYNC_EPP_TIMEOUT", cfg.Timeout); err != nil {
+		return nil, err
+	}
+	if cfg.KeepAlive, err = duration(getenv, "REGSYNC_EPP_KEEPALIVE", cfg.KeepAlive); err != nil {
+		return nil, err
+	}
+	return epp.New(cfg)
+}
+
+// newRDAP reads REGSYNC_RDAP_BOOTSTRAP (empty: the embedded snapshot of
+// IANA's registry; an https URL or a file is reloaded every
+// REGSYNC_RDAP_BOOTSTRAP_REFRESH, a failed reload retried after
+// REGSYNC_RDAP_BOOTSTRAP_RETRY), REGSYNC_RDAP_OVERRIDES
+// (TLD=URL,...) and REGSYNC_RDAP_TIMEOUT. RDAP needs no account.
+func newRDAP(getenv Getenv) (registrar.Named, error) {
+	cfg := rdap.DefaultConfig()
+	cfg.Bootstrap = getenv("REGSYNC_RDAP_BOOTSTRAP")
+	var err error
+	if cfg.BootstrapRefresh, err = duration(getenv, "REGSYNC_RDAP_BOOTSTRAP_REFRESH", cfg.BootstrapRefresh); err != nil {
+		return nil, err
+	}
+	if cfg.BootstrapRetry, err = duration(getenv, "REGSYNC_RDAP_BOOTSTRAP_RETRY", cfg.BootstrapRetry); err != nil {
+		return nil, err
+	}
+	if cfg.Overrides, err = rdap.ParseOverrides(getenv("REGSYNC_RDAP_OVERRIDES")); err != nil {
+		return nil, fmt.Errorf("REGSYNC_RDAP_OVERRIDES: %w", err)
+	}
+	if cfg.Timeout, err = duration(getenv, "REGSYNC_RDAP_TIMEOUT", cfg.Timeout); err != nil {
+		return nil, err
+	}
+	return rdap.New(cfg)
+}
+
+// Close releases what the adapters hold open, such as EPP sessions.
+func Close(adapters []registrar.Named) error {
+	var errs []error
+	for _, a := range adapters {
+		if c, ok := a.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Secret reads a secret from the variable key, or from the file named by
 // key_FILE (trailing newlines trimmed). Setting both is an error. The
 // secret itself never appears in an error.
@@ -127,6 +211,18 @@ func Secret(getenv Getenv, key string) (string, error) {
 	default:
 		return "", errors.New(key + " is not set")
 	}
+}
+
+func integer(getenv Getenv, key string, fallback int) (int, error) {
+	v := getenv(key)
+	if v == "" {
+		return fallback, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	return n, nil
 }
 
 func duration(getenv Getenv, key string, fallback time.Duration) (time.Duration, error) {
