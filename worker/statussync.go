@@ -437,13 +437,16 @@ func (s *Syncer) finishEither(ctx context.Context, u store.SyncUpdate, ifMatched
 
 // finishWithError records a sync that could not read a usable status: the
 // domain keeps its status and is due again after the error delay. It
-// returns cause so that the job retries or gives up as cause says.
+// returns cause so that the job retries or gives up as cause says. When
+// the record cannot be written, it returns the write's error, with cause
+// only in its message: a job must not end on an answer that nothing
+// recorded.
 func (s *Syncer) finishWithError(ctx context.Context, o store.Outcome, cause error) (store.Outcome, error) {
 	o.SyncSuccess = false
 	o.Error = text(cause.Error())
 	recorded, err := s.finish(ctx, store.SyncUpdate{NextSyncAt: s.after(s.cfg.RetryAfterError)}, o)
 	if err != nil {
-		return store.Outcome{}, errors.Join(cause, err)
+		return store.Outcome{}, fmt.Errorf("record the failed sync (%v): %w", cause, err)
 	}
 	return recorded, cause
 }

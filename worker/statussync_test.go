@@ -30,6 +30,9 @@ type memoryStore struct {
 	beforeWrite func(d *store.Domain)
 	// now is the store's clock, for when a change was applied.
 	now func() time.Time
+	// writeErr, when set, fails every last write, as a row held by
+	// another writer would.
+	writeErr error
 }
 
 func (m *memoryStore) Domain(_ context.Context, id string) (store.Domain, error) {
@@ -91,6 +94,9 @@ func (m *memoryStore) FinishSync(_ context.Context, u store.SyncUpdate, o store.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.otherWriter()
+	if m.writeErr != nil {
+		return store.Outcome{}, m.writeErr
+	}
 	matched := m.update(u)
 	if !matched && u.Required {
 		return store.Outcome{}, store.ErrVersionConflict
@@ -585,6 +591,28 @@ func TestSyncWithoutAdapter(t *testing.T) {
 		require.Contains(t, *got.Error, registrarName)
 		require.Len(t, st.outcomes, 1)
 		require.Equal(t, 1.0, testutil.ToFloat64(metrics.registrarAccessErrors.WithLabelValues(registrarName, accessNotConfigured)))
+	}
+}
+
+// TestAFailureThatCannotBeRecordedIsRetried checks that a registrar answer
+// that would end the job (a 404, a 403) does not end it when its outcome
+// could not be written: nothing would record that the sync ever ran.
+func TestAFailureThatCannotBeRecordedIsRetried(t *testing.T) {
+	t.Parallel()
+	for _, answer := range []error{errNotFound, &registrar.APIError{Registrar: "scripted", Status: 403}} {
+		st := &memoryStore{
+			domain:   store.Domain{ID: "dom_1", Name: "example.com", Registrar: "scripted", Status: "active", Version: 1},
+			writeErr: fmt.Errorf("finish sync of domain dom_1: %w", store.ErrRowLocked),
+		}
+		syncer, _ := newTestSyncer(t, st, &scriptedRegistrar{script: []read{{err: answer}}})
+
+		_, err := syncer.Sync(context.Background(), "dom_1", Run{JobID: 1})
+		require.ErrorIs(t, err, store.ErrRowLocked)
+		require.NotErrorIs(t, err, registrar.ErrNotFound)
+		jobErr := testPolicy.jobError(err, 0)
+		require.NotErrorIs(t, jobErr, &rivertype.JobCancelError{}, "retried, not cancelled")
+		require.Contains(t, err.Error(), answer.Error(), "the registrar's answer is kept in the message")
+		require.Empty(t, st.outcomes)
 	}
 }
 

@@ -336,14 +336,20 @@ func (r *Retrier) finishCallError(ctx context.Context, t store.Transfer, u store
 }
 
 // finish records the attempt and counts it; cause is returned for the job.
+// When the attempt cannot be recorded, it returns the write's error, with
+// cause only in its message: a job must not end on an answer that nothing
+// recorded.
 func (r *Retrier) finish(ctx context.Context, u store.TransferUpdate, a store.TransferAttempt, cause error) (store.TransferAttempt, error) {
 	if cause != nil {
 		a.Error = text(cause.Error())
 	}
 	a.FinishedAt = r.now()
 	recorded, err := r.store.FinishTransferAttempt(ctx, u, a)
+	if err != nil && cause != nil {
+		return store.TransferAttempt{}, fmt.Errorf("record the attempt (%v): %w", cause, err)
+	}
 	if err != nil {
-		return store.TransferAttempt{}, errors.Join(cause, err)
+		return store.TransferAttempt{}, err
 	}
 	if recorded.RevertAttempted {
 		r.metrics.authInfoReverts.WithLabelValues(fmt.Sprint(recorded.RevertSucceeded)).Inc()

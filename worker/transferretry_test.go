@@ -31,6 +31,9 @@ type memoryTransfers struct {
 	updates int
 	// beforeWrite runs before each write, to play another writer.
 	beforeWrite func(t *store.Transfer)
+	// finishErr, when set, fails every attempt's last write, as a row held
+	// by another writer would.
+	finishErr error
 }
 
 func (m *memoryTransfers) Transfer(_ context.Context, id string) (store.Transfer, error) {
@@ -86,6 +89,9 @@ func (m *memoryTransfers) UpdateTransfer(_ context.Context, _ string, u store.Tr
 func (m *memoryTransfers) FinishTransferAttempt(_ context.Context, u store.TransferUpdate, a store.TransferAttempt) (store.TransferAttempt, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.finishErr != nil {
+		return store.TransferAttempt{}, m.finishErr
+	}
 	if m.update(u, a.Result) {
 		a.StateAfter = u.State
 		a.RevertAttempted, a.RevertSucceeded = u.RevertAuthInfo, u.RevertAuthInfo
@@ -384,6 +390,30 @@ func TestACredentialsOutageNeverEndsATransfer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "accepted", got.Result)
 	require.Equal(t, store.TransferInProgress, st.transfer.State)
+}
+
+// TestAnAnswerThatCannotBeRecordedNeverEndsATransferJob checks that a
+// reset answer that would end the job (a 403, a 404) does not end it when
+// the attempt could not be written.
+func TestAnAnswerThatCannotBeRecordedNeverEndsATransferJob(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{403, 404} {
+		st := &memoryTransfers{
+			transfer: store.Transfer{ID: "trf_1", AccountNumber: "acct1", DomainName: "example.com", Registrar: "scripted",
+				State: store.TransferBlocked, BlockReason: "no_response", Deadline: time.Now().Add(time.Hour), Version: 1},
+			finishErr: fmt.Errorf("finish attempt of transfer trf_1: %w", store.ErrRowLocked),
+		}
+		metrics := NewMetrics(prometheus.NewRegistry())
+		reg := &transferRegistrar{resets: []error{apiErr(status)}}
+		r, err := NewRetrier(st, NewAdapters([]registrar.Named{reg}, nil, metrics), nil, DefaultTransferConfig(), metrics)
+		require.NoError(t, err)
+
+		_, err = r.Retry(context.Background(), "trf_1", Run{JobID: 1}, false)
+		require.ErrorIs(t, err, store.ErrRowLocked)
+		require.False(t, registrar.IsPermanent(err), "%d: the registrar's answer is only in the message", status)
+		require.NotErrorIs(t, testPolicy.jobError(err, 0), &rivertype.JobCancelError{})
+		require.Empty(t, st.attempts)
+	}
 }
 
 // TestAnAcceptedResetIsRecordedBeforeItsConfirmation cancels the run during
