@@ -38,6 +38,10 @@ var (
 	// ErrUnavailable means the registrar failed or could not be reached
 	// (5xx, timeouts, connection errors).
 	ErrUnavailable = errors.New("registrar unavailable")
+	// ErrNotCovered means the adapter has no source for this domain at all:
+	// an RDAP adapter that knows no server for its top-level domain, say.
+	// A caller with another source for the domain falls back to it.
+	ErrNotCovered = errors.New("no source for this domain")
 )
 
 // FieldError is one entry of a [Problem]'s errors: what is wrong where in

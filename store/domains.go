@@ -39,6 +39,15 @@ type Domain struct {
 	// SyncInterval is the domain's own sweep interval; zero means the
 	// configured default.
 	SyncInterval time.Duration
+	// LastSyncedAt is when a sync last read the domain's status from its
+	// registrar; nil when none has.
+	LastSyncedAt *time.Time
+	// ExpiresAt is the registration's expiry date as last applied; nil
+	// when no adapter reported one.
+	ExpiresAt *time.Time
+	// TransferredAwayAt is when a sync first found the domain held by
+	// another registrar, or unknown to its own; nil when it is not.
+	TransferredAwayAt *time.Time
 }
 
 // Unconfirmed is a guarded status change applied to a domain and waiting
@@ -66,14 +75,15 @@ type NewDomain struct {
 
 const domainColumns = `id, name, registrar, status, version,
 	unconfirmed_from_status, coalesce(unconfirmed_raw_status, ''), coalesce(unconfirmed_at, 'epoch'), confirm_failures,
-	coalesce(extract(epoch FROM sync_interval), 0)::float8`
+	coalesce(extract(epoch FROM sync_interval), 0)::float8, last_synced_at, expires_at, transferred_away_at`
 
 func scanDomain(row pgx.Row) (Domain, error) {
 	var d Domain
 	var from *registrar.Status
 	var u Unconfirmed
 	var intervalSeconds float64
-	err := row.Scan(&d.ID, &d.Name, &d.Registrar, &d.Status, &d.Version, &from, &u.Raw, &u.At, &u.Failures, &intervalSeconds)
+	err := row.Scan(&d.ID, &d.Name, &d.Registrar, &d.Status, &d.Version, &from, &u.Raw, &u.At, &u.Failures, &intervalSeconds,
+		&d.LastSyncedAt, &d.ExpiresAt, &d.TransferredAwayAt)
 	if from != nil {
 		u.From = *from
 		d.Unconfirmed = &u
@@ -186,7 +196,26 @@ type SyncUpdate struct {
 	Synced bool
 	// NextSyncAt is when the sweep should sync the domain again.
 	NextSyncAt time.Time
+	// SetExpiresAt, when not nil, becomes the domain's expiry date.
+	SetExpiresAt *time.Time
+	// TransferredAway marks the domain as found transferred away (keeping
+	// the time of the first sighting), or clears the mark.
+	TransferredAway TransferredAwayMark
 }
+
+// TransferredAwayMark is what a sync's last write does to a domain's
+// transferred-away mark.
+type TransferredAwayMark string
+
+// The transferred-away marks a write may set.
+const (
+	// KeepTransferredAway leaves the mark as it is.
+	KeepTransferredAway TransferredAwayMark = ""
+	// SeenTransferredAway sets the mark to now, unless it is set already.
+	SeenTransferredAway TransferredAwayMark = "seen"
+	// ClearTransferredAway clears the mark.
+	ClearTransferredAway TransferredAwayMark = "clear"
+)
 
 // FinishSync ends a sync: it updates the domain as u says and appends the
 // outcome o, atomically, and returns the outcome recorded. When u is

@@ -40,6 +40,23 @@ type Outcome struct {
 	RawStatusSecond *string `json:"-"`
 	// RegistrarRequestID is the registrar's id of the last request made.
 	RegistrarRequestID *string `json:"-"`
+	// ConfirmSource is the adapter that made the confirming read of a
+	// guarded change, nil when there was none; ConfirmFallback says why
+	// the configured second opinion did not decide, when the domain's own
+	// registrar read again in its place.
+	ConfirmSource   *string `json:"-"`
+	ConfirmFallback *string `json:"-"`
+	// Sponsor is the sponsoring registrar the read reported.
+	Sponsor *string `json:"-"`
+	// ExpiresAtBefore and ExpiresAtAfter are the domain's expiry date
+	// before and after the sync; ExpiryError says why a reported date was
+	// not applied.
+	ExpiresAtBefore *time.Time `json:"-"`
+	ExpiresAtAfter  *time.Time `json:"-"`
+	ExpiryError     *string    `json:"-"`
+	// TransferredAway: the read found the domain held by another
+	// registrar, or unknown to its own.
+	TransferredAway bool `json:"-"`
 	// JobID is the River job that ran the sync; zero for a sync run from
 	// the command line.
 	JobID   int64 `json:"-"`
@@ -59,6 +76,7 @@ const outcomeColumns = `domain_id, domain_name, registrar, previous_status, new_
 	revert_attempted, revert_succeeded, revert_error,
 	double_sync_attempted, double_sync_succeeded, double_sync_error,
 	raw_status_first, raw_status_second, registrar_request_id,
+	confirm_source, confirm_fallback, sponsor, expires_at_before, expires_at_after, expiry_error, transferred_away,
 	job_id, attempt, job_attempted_at, started_at, finished_at`
 
 // outcomeColumnTypes are the SQL types of outcomeColumns, in order.
@@ -68,6 +86,7 @@ var outcomeColumnTypes = []string{
 	"bool", "bool", "text",
 	"bool", "bool", "text",
 	"text", "text", "text",
+	"text", "text", "text", "timestamptz", "timestamptz", "text", "bool",
 	"int8", "int4", "timestamptz", "timestamptz", "timestamptz",
 }
 
@@ -91,6 +110,8 @@ func outcomeArgs(o Outcome) []any {
 		o.DoubleSyncAttempted, o.DoubleSyncSucceeded, cleanMessage(o.DoubleSyncError),
 		cleanText(o.RawStatusFirst, registrar.MaxRawBytes), cleanText(o.RawStatusSecond, registrar.MaxRawBytes),
 		cleanText(o.RegistrarRequestID, registrar.MaxIDBytes),
+		o.ConfirmSource, cleanMessage(o.ConfirmFallback), cleanText(o.Sponsor, registrar.MaxIDBytes),
+		o.ExpiresAtBefore, o.ExpiresAtAfter, cleanMessage(o.ExpiryError), o.TransferredAway,
 		jobID, o.Attempt, runStart, o.StartedAt, o.FinishedAt,
 	}
 }
@@ -117,6 +138,7 @@ func scanOutcome(row pgx.Row) (Outcome, error) {
 		&o.RevertAttempted, &o.RevertSucceeded, &o.RevertError,
 		&o.DoubleSyncAttempted, &o.DoubleSyncSucceeded, &o.DoubleSyncError,
 		&o.RawStatusFirst, &o.RawStatusSecond, &o.RegistrarRequestID,
+		&o.ConfirmSource, &o.ConfirmFallback, &o.Sponsor, &o.ExpiresAtBefore, &o.ExpiresAtAfter, &o.ExpiryError, &o.TransferredAway,
 		&jobID, &o.Attempt, &o.JobAttemptedAt, &o.StartedAt, &o.FinishedAt)
 	if jobID != nil {
 		o.JobID = *jobID

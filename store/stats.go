@@ -39,6 +39,9 @@ type DomainStats struct {
 	// MaxSyncLag is how long the most overdue domain has been due; zero
 	// when none is.
 	MaxSyncLag time.Duration
+	// ExpiringSoon counts active domains whose registration expires
+	// within 30 days.
+	ExpiringSoon int64
 }
 
 // DomainStats reads the domain gauges in one query.
@@ -46,7 +49,8 @@ func (s *Store) DomainStats(ctx context.Context) (DomainStats, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT status, count(*),
 			count(*) FILTER (WHERE next_sync_at <= now()),
-			coalesce(extract(epoch FROM now() - min(next_sync_at) FILTER (WHERE next_sync_at <= now())), 0)::float8
+			coalesce(extract(epoch FROM now() - min(next_sync_at) FILTER (WHERE next_sync_at <= now())), 0)::float8,
+			count(*) FILTER (WHERE status = 'active' AND expires_at < now() + interval '30 days')
 		FROM regsync.domains GROUP BY status`)
 	if err != nil {
 		return DomainStats{}, fmt.Errorf("count domains: %w", err)
@@ -55,13 +59,14 @@ func (s *Store) DomainStats(ctx context.Context) (DomainStats, error) {
 	stats := DomainStats{ByStatus: map[string]int64{}}
 	for rows.Next() {
 		var status string
-		var count, due int64
+		var count, due, expiringSoon int64
 		var lagSeconds float64
-		if err := rows.Scan(&status, &count, &due, &lagSeconds); err != nil {
+		if err := rows.Scan(&status, &count, &due, &lagSeconds, &expiringSoon); err != nil {
 			return DomainStats{}, fmt.Errorf("count domains: %w", err)
 		}
 		stats.ByStatus[status] = count
 		stats.Due += due
+		stats.ExpiringSoon += expiringSoon
 		stats.MaxSyncLag = max(stats.MaxSyncLag, time.Duration(lagSeconds*float64(time.Second)))
 	}
 	if err := rows.Err(); err != nil {

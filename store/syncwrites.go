@@ -42,8 +42,8 @@ func newSyncWrites(s *Store) *batcher[syncWrite, syncWritten] {
 
 // finishSyncsSQL updates the domains of a batch by compare-and-set and
 // appends, for each, the outcome for whether its update matched. $1 to
-// $10 are the writes' domain ids and [SyncUpdate] fields, one element per
-// write; $11 on are the outcome columns and, last, when_matched, one
+// $12 are the writes' domain ids and [SyncUpdate] fields, one element per
+// write; $13 on are the outcome columns and, last, when_matched, one
 // element per outcome. %s is how the domain rows are locked.
 //
 // The rows are locked first: a write whose row is held by another writer
@@ -53,9 +53,9 @@ func newSyncWrites(s *Store) *batcher[syncWrite, syncWritten] {
 var finishSyncsSQL = `
 	WITH input AS (
 		SELECT * FROM unnest($1::text[], $2::int8[], $3::bool[], $4::text[], $5::text[], $6::text[],
-				$7::bool[], $8::bool[], $9::bool[], $10::timestamptz[])
+				$7::bool[], $8::bool[], $9::bool[], $10::timestamptz[], $11::timestamptz[], $12::text[])
 			AS i(id, if_version, required, set_status, unconfirmed_from, unconfirmed_raw,
-				settle, count_confirm_failure, synced, next_sync_at)
+				settle, count_confirm_failure, synced, next_sync_at, set_expires_at, transferred_away)
 	),
 	locked AS (
 		SELECT d.id, (i.if_version = 0 OR d.version = i.if_version) AS matched, i.required
@@ -88,6 +88,12 @@ var finishSyncsSQL = `
 				WHEN i.unconfirmed_from <> '' OR i.settle OR i.set_status <> '' THEN 0
 				ELSE d.confirm_failures END,
 			last_synced_at = CASE WHEN l.matched AND i.synced THEN now() ELSE d.last_synced_at END,
+			expires_at = CASE WHEN l.matched AND i.set_expires_at IS NOT NULL THEN i.set_expires_at ELSE d.expires_at END,
+			transferred_away_at = CASE
+				WHEN NOT l.matched THEN d.transferred_away_at
+				WHEN i.transferred_away = 'seen' THEN coalesce(d.transferred_away_at, now())
+				WHEN i.transferred_away = 'clear' THEN NULL
+				ELSE d.transferred_away_at END,
 			next_sync_at = CASE WHEN l.matched THEN i.next_sync_at ELSE now() END,
 			-- Every write but a guarded change's is the sync's last: the
 			-- domain is no longer queued and the sweep may claim it again.
@@ -98,7 +104,7 @@ var finishSyncsSQL = `
 	),
 	recorded AS (
 		INSERT INTO regsync.status_sync_outcomes (` + outcomeColumns + `)
-		SELECT ` + outcomeColumns + ` FROM unnest(` + outcomeArrayParams(11) + `, $` + fmt.Sprint(11+len(outcomeColumnTypes)) + `::bool[])
+		SELECT ` + outcomeColumns + ` FROM unnest(` + outcomeArrayParams(13) + `, $` + fmt.Sprint(13+len(outcomeColumnTypes)) + `::bool[])
 			AS o(` + outcomeColumns + `, when_matched)
 		JOIN locked l ON l.id = o.domain_id
 		WHERE o.when_matched = l.matched AND (l.matched OR NOT l.required)
@@ -188,7 +194,7 @@ func (s *Store) execSyncWritesTx(ctx context.Context, tx pgx.Tx, batch []syncWri
 	for i, w := range batch {
 		ids[i] = w.domainID
 	}
-	const updateParams = 10
+	const updateParams = 12
 	args := make([][]any, updateParams+len(outcomeColumnTypes)+1)
 	addOutcome := func(o *Outcome, whenMatched bool) {
 		if o == nil {
@@ -207,7 +213,7 @@ func (s *Store) execSyncWritesTx(ctx context.Context, tx pgx.Tx, batch []syncWri
 			from, raw = u.Unconfirmed.From, registrar.CleanText(u.Unconfirmed.Raw, registrar.MaxRawBytes)
 		}
 		for i, v := range []any{w.domainID, u.IfVersion, u.Required, string(u.SetStatus), string(from), raw,
-			u.Settle, u.CountConfirmFailure, u.Synced, u.NextSyncAt} {
+			u.Settle, u.CountConfirmFailure, u.Synced, u.NextSyncAt, u.SetExpiresAt, string(u.TransferredAway)} {
 			args[i] = append(args[i], v)
 		}
 		addOutcome(w.ifMatched, true)

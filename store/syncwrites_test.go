@@ -360,3 +360,61 @@ func TestUnconfirmedChangeLifecycle(t *testing.T) {
 	require.Nil(t, d.Unconfirmed, "another writer's change drops the unconfirmed one")
 	require.Equal(t, int64(3), d.Version)
 }
+
+// TestRegistrationFactsRoundTrip writes what a sync learned about a
+// registration (expiry date, sponsor, a transferred-away sighting, the
+// confirming source) and reads it back from the domain and its outcomes.
+func TestRegistrationFactsRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	st := store.New(pool)
+	require.NoError(t, st.AddDomains(ctx, []store.NewDomain{{ID: "dom_reg", Name: "reg.example", Registrar: "sim", Status: registrar.StatusActive}}))
+
+	expires := time.Date(2027, 6, 30, 12, 0, 0, 0, time.UTC)
+	first := outcome("dom_reg", registrar.StatusActive, registrar.StatusActive)
+	first.ExpiresAtAfter = &expires
+	first.Sponsor = ptr("Other\x00Registrar")
+	first.TransferredAway = true
+	first.ConfirmSource, first.ConfirmFallback = ptr("rdap"), ptr("rdap cannot confirm cancelled")
+	first.ExpiryError = ptr("not applied")
+	_, err := st.FinishSync(ctx, store.SyncUpdate{
+		IfVersion: 1, Required: true, Synced: true, SetExpiresAt: &expires, TransferredAway: store.SeenTransferredAway, NextSyncAt: time.Now(),
+	}, first)
+	require.NoError(t, err)
+
+	d, err := st.Domain(ctx, "dom_reg")
+	require.NoError(t, err)
+	require.True(t, expires.Equal(*d.ExpiresAt))
+	require.NotNil(t, d.TransferredAwayAt)
+	require.NotNil(t, d.LastSyncedAt)
+	seen := *d.TransferredAwayAt
+
+	// A second sighting keeps the first one's time; a clear drops it.
+	_, err = st.FinishSync(ctx, store.SyncUpdate{IfVersion: 1, Required: true, TransferredAway: store.SeenTransferredAway, NextSyncAt: time.Now()},
+		outcome("dom_reg", registrar.StatusActive, registrar.StatusActive))
+	require.NoError(t, err)
+	d, err = st.Domain(ctx, "dom_reg")
+	require.NoError(t, err)
+	require.Equal(t, seen, *d.TransferredAwayAt)
+	require.True(t, expires.Equal(*d.ExpiresAt), "a write without a date keeps the known one")
+	_, err = st.FinishSync(ctx, store.SyncUpdate{IfVersion: 1, Required: true, TransferredAway: store.ClearTransferredAway, NextSyncAt: time.Now()},
+		outcome("dom_reg", registrar.StatusActive, registrar.StatusActive))
+	require.NoError(t, err)
+	d, err = st.Domain(ctx, "dom_reg")
+	require.NoError(t, err)
+	require.Nil(t, d.TransferredAwayAt)
+
+	var (
+		source, fallback, sponsor, expiryError string
+		after                                  time.Time
+		away                                   bool
+	)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT confirm_source, confirm_fallback, sponsor, expires_at_after, expiry_error, transferred_away
+		FROM regsync.status_sync_outcomes WHERE domain_id = 'dom_reg' ORDER BY id LIMIT 1`).Scan(&source, &fallback, &sponsor, &after, &expiryError, &away))
+	require.Equal(t, []any{"rdap", "rdap cannot confirm cancelled", "Other\uFFFDRegistrar", "not applied", true},
+		[]any{source, fallback, sponsor, expiryError, away}, "registrar text is cleaned on its way in")
+	require.True(t, expires.Equal(after))
+}
+
+func ptr[T any](v T) *T { return &v }

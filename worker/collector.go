@@ -20,7 +20,7 @@ type DatabaseCollector struct {
 	store   *store.Store
 	timeout time.Duration
 
-	jobs, domains, due, lag, up, age                     *prometheus.Desc
+	jobs, domains, due, lag, expiringSoon, up, age       *prometheus.Desc
 	transfers, transferBlockedAge, transfersNearDeadline *prometheus.Desc
 }
 
@@ -38,6 +38,8 @@ func NewDatabaseCollector(st *store.Store, timeout time.Duration) *DatabaseColle
 			"Domains whose next status sync time has passed.", nil, nil),
 		lag: prometheus.NewDesc("regsync_domains_sync_lag_seconds",
 			"How long the most overdue domain has been due for its status sync; 0 when none is.", nil, nil),
+		expiringSoon: prometheus.NewDesc("regsync_domains_expiring_soon",
+			"Active domains whose registration expires within 30 days, by the expiry dates the syncs applied.", nil, nil),
 		transfers: prometheus.NewDesc("regsync_transfers",
 			"Blocked transfers by state, read at scrape time.", []string{"state"}, nil),
 		transferBlockedAge: prometheus.NewDesc("regsync_transfers_blocked_age_seconds",
@@ -53,7 +55,7 @@ func NewDatabaseCollector(st *store.Store, timeout time.Duration) *DatabaseColle
 
 // Describe implements [prometheus.Collector].
 func (c *DatabaseCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.jobs, c.domains, c.due, c.lag, c.up, c.age, c.transfers, c.transferBlockedAge, c.transfersNearDeadline} {
+	for _, d := range []*prometheus.Desc{c.jobs, c.domains, c.due, c.lag, c.expiringSoon, c.up, c.age, c.transfers, c.transferBlockedAge, c.transfersNearDeadline} {
 		ch <- d
 	}
 }
@@ -83,6 +85,7 @@ func (c *DatabaseCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(g.Domains.Due))
 	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, g.Domains.MaxSyncLag.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.expiringSoon, prometheus.GaugeValue, float64(g.Domains.ExpiringSoon))
 	for _, s := range store.TransferStates {
 		ch <- prometheus.MustNewConstMetric(c.transfers, prometheus.GaugeValue, float64(g.Transfers.ByState[string(s)]), string(s))
 	}

@@ -24,6 +24,10 @@ type Metrics struct {
 	// registrarAccessErrors counts the registrar calls that could not be
 	// made or were refused for the operator's reasons, not the domain's.
 	registrarAccessErrors *prometheus.CounterVec
+	// doubleSyncFallbacks counts confirming reads that went back to the
+	// domain's own registrar because its second opinion could not tell.
+	doubleSyncFallbacks *prometheus.CounterVec
+	expiryChanges       *prometheus.CounterVec
 }
 
 // The results of a double sync, for regsync_double_sync_total.
@@ -40,9 +44,19 @@ const (
 	// doubleSyncInterrupted: regsync cut the read short (job timeout,
 	// shutdown); the change stays unconfirmed for the next run.
 	doubleSyncInterrupted = "interrupted"
+	// doubleSyncNotYet: a second opinion has not seen the change yet; it
+	// is asked again later.
+	doubleSyncNotYet = "not_yet"
 )
 
-var doubleSyncResults = []string{doubleSyncConfirmed, doubleSyncContradicted, doubleSyncFailed, doubleSyncGaveUp, doubleSyncDeferred, doubleSyncInterrupted}
+var doubleSyncResults = []string{doubleSyncConfirmed, doubleSyncContradicted, doubleSyncFailed, doubleSyncGaveUp, doubleSyncDeferred,
+	doubleSyncInterrupted, doubleSyncNotYet}
+
+// The results of regsync_expiry_changes_total.
+const (
+	expiryApplied  = "applied"
+	expiryRejected = "rejected"
+)
 
 // The reasons of regsync_registrar_access_errors_total.
 const (
@@ -74,7 +88,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"from", "to"}),
 		doubleSyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_double_sync_total",
-			Help: "Confirming second reads of guarded status changes by result (confirmed, contradicted, failed and retried, gave_up and reverted, deferred by a rate limit or refused credentials, interrupted by regsync).",
+			Help: "Confirming second reads of guarded status changes by result (confirmed, contradicted, failed and retried, gave_up and reverted, deferred by a rate limit or refused credentials, interrupted by regsync, not_yet seen by a second opinion and asked again).",
 		}, []string{"result"}),
 		syncRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_status_sync_restarts_total",
@@ -115,8 +129,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "regsync_registrar_access_errors_total",
 			Help: "Registrar calls refused or not made for the operator's reasons, by registrar and reason (credentials_refused: the registrar refused regsync's credentials; not_configured: no adapter here can make the call). The domains and transfers keep their state and are retried.",
 		}, []string{"registrar", "reason"}),
+		doubleSyncFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regsync_double_sync_fallbacks_total",
+			Help: "Confirming reads of guarded changes that went back to the domain's own registrar because the configured second opinion could not tell (no server for the domain, or a status it has no word for), by registrar and second opinion.",
+		}, []string{"registrar", "via"}),
+		expiryChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regsync_expiry_changes_total",
+			Help: "Expiry dates a sync read that differed from the known one, by registrar and result (applied, or rejected as unbelievable: a placeholder, before 1985, more than 11 years ahead, or moved back without a status change).",
+		}, []string{"registrar", "result"}),
 	}
-	reg.MustRegister(m.rateLimitWait, m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
+	reg.MustRegister(m.doubleSyncFallbacks, m.expiryChanges, m.rateLimitWait, m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
 		m.registrarDuration, m.jobDuration, m.jobsRejected, m.sweepEnqueued, m.registrarAccessErrors)
 	return m
 }
@@ -163,6 +185,8 @@ func (m *Metrics) Init(adapters Adapters) {
 			m.registrarAccessErrors.WithLabelValues(name, reason)
 		}
 		if a.Status != nil {
+			m.expiryChanges.WithLabelValues(name, expiryApplied)
+			m.expiryChanges.WithLabelValues(name, expiryRejected)
 			m.syncRestarts.WithLabelValues(name)
 			m.registrarDuration.WithLabelValues(name, "read_status", "ok")
 			for _, result := range syncResults {

@@ -45,20 +45,40 @@ type SyncConfig struct {
 	// MaxRestarts bounds how often one sync starts over after losing a
 	// compare-and-set to another writer.
 	MaxRestarts int
+	// ConfirmVia names, per registrar adapter, another adapter whose read
+	// confirms a guarded change instead of a second read of the same
+	// registrar: "hostup" confirmed by "rdap", say. See
+	// [decideSecondOpinion] for how the two views are compared.
+	ConfirmVia map[string]string
+	// SecondOpinionLag is how long a second opinion that has not seen a
+	// change yet (a registry still showing active a hold the registrar
+	// set) is asked again before the change counts as contradicted.
+	SecondOpinionLag time.Duration
+	// OwnSponsors lists, per registrar adapter, the sponsor ids (EPP clID,
+	// RDAP registrar IANA id) that are the hosting provider's own; a read
+	// naming another sponsor finds the domain transferred away. None
+	// listed: sponsors are not checked.
+	OwnSponsors map[string][]string
+	// TransferredAwayAfter is how long after a sync first finds a domain
+	// transferred away a later sync must find the same before the domain
+	// is set to cancelled.
+	TransferredAwayAfter time.Duration
 }
 
 // DefaultSyncConfig returns the documented defaults.
 func DefaultSyncConfig() SyncConfig {
 	return SyncConfig{
-		GuardedFrom:        []registrar.Status{registrar.StatusActive},
-		GuardedTo:          []registrar.Status{registrar.StatusTerminated, registrar.StatusCancelled, registrar.StatusFraud},
-		Sticky:             []registrar.Status{registrar.StatusFraud},
-		DoubleSyncDelay:    2 * time.Second,
-		MaxConfirmFailures: 3,
-		Interval:           24 * time.Hour,
-		RetryAfterRevert:   10 * time.Minute,
-		RetryAfterError:    time.Hour,
-		MaxRestarts:        3,
+		GuardedFrom:          []registrar.Status{registrar.StatusActive},
+		GuardedTo:            []registrar.Status{registrar.StatusTerminated, registrar.StatusCancelled, registrar.StatusFraud},
+		Sticky:               []registrar.Status{registrar.StatusFraud},
+		DoubleSyncDelay:      2 * time.Second,
+		MaxConfirmFailures:   3,
+		Interval:             24 * time.Hour,
+		RetryAfterRevert:     10 * time.Minute,
+		RetryAfterError:      time.Hour,
+		MaxRestarts:          3,
+		SecondOpinionLag:     15 * time.Minute,
+		TransferredAwayAfter: 24 * time.Hour,
 	}
 }
 
@@ -80,6 +100,13 @@ func (c SyncConfig) Validate() error {
 		return errors.New("max restarts must not be negative")
 	case c.MaxConfirmFailures < 1:
 		return errors.New("max confirm failures must be at least 1")
+	case c.SecondOpinionLag <= 0, c.TransferredAwayAfter <= 0:
+		return errors.New("second opinion lag and transferred-away wait must be positive")
+	}
+	for from, via := range c.ConfirmVia {
+		if from == via {
+			return fmt.Errorf("registrar %q cannot be its own second opinion", from)
+		}
 	}
 	return nil
 }
@@ -128,10 +155,15 @@ type Syncer struct {
 }
 
 // NewSyncer returns a Syncer reading domains from st and registrars
-// through adapters.
+// through adapters. Every second opinion cfg names must be among adapters.
 func NewSyncer(st domainStore, adapters Adapters, cfg SyncConfig, metrics *Metrics) (*Syncer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	for from, via := range cfg.ConfirmVia {
+		if _, err := adapters.statusReader(via); err != nil {
+			return nil, fmt.Errorf("second opinion of %q: %w", from, err)
+		}
 	}
 	return &Syncer{store: st, adapters: adapters, cfg: cfg, metrics: metrics, now: time.Now}, nil
 }
@@ -267,6 +299,12 @@ const (
 	// confirmGaveUp: the registrar answered errors too often: revert the
 	// change as unconfirmed.
 	confirmGaveUp
+	// confirmNotYet: a second opinion has not seen the change yet; ask it
+	// again later, for at most the second-opinion lag.
+	confirmNotYet
+	// confirmCannotTell: a second opinion has no say on the change; the
+	// domain's own registrar confirms it.
+	confirmCannotTell
 )
 
 // decideConfirmation classifies the confirming read of a change to
@@ -297,6 +335,10 @@ func (s *Syncer) syncOnce(ctx context.Context, reg registrar.Registrar, d store.
 	o.RegistrarRequestID = requestID(reading, err)
 	if err == nil {
 		o.RawStatusFirst = &reading.Raw
+		o.Sponsor = nonEmpty(reading.Sponsor)
+	}
+	if why, away := transferredAway(s.cfg, d, reading, err); away {
+		return s.finishTransferredAway(ctx, d, o, why)
 	}
 	switch decideFirstRead(s.cfg, d.Status, reading, err) {
 	case readFailed:
@@ -307,22 +349,22 @@ func (s *Syncer) syncOnce(ctx context.Context, reg registrar.Registrar, d store.
 	case readKeptSticky:
 		o.SyncSuccess = true
 		o.Info = text(fmt.Sprintf("Status %s is a local decision and was kept; the registrar reported %q.", d.Status, reading.Raw))
-		return s.finish(ctx, store.SyncUpdate{Synced: true, NextSyncAt: s.nextSync(d)}, o)
+		return s.finish(ctx, s.withRegistration(d, reading, store.SyncUpdate{Synced: true, NextSyncAt: s.nextSync(d)}, &o), o)
 	case readUnchanged:
 		o.SyncSuccess = true
 		o.Info = text("Domain status unchanged.")
-		return s.finish(ctx, store.SyncUpdate{
+		return s.finish(ctx, s.withRegistration(d, reading, store.SyncUpdate{
 			IfVersion: d.Version, Required: true, Synced: true, NextSyncAt: s.nextSync(d),
-		}, o)
+		}, &o), o)
 	case readChanged:
 		o.SyncSuccess = true
 		o.NewStatus = reading.Status
 		o.StatusChanged = true
 		o.StatusChangedToActive = reading.Status == registrar.StatusActive
 		o.Info = text("Domain status was updated.")
-		return s.finish(ctx, store.SyncUpdate{
+		return s.finish(ctx, s.withRegistration(d, reading, store.SyncUpdate{
 			IfVersion: d.Version, Required: true, SetStatus: reading.Status, Synced: true, NextSyncAt: s.nextSync(d),
-		}, o)
+		}, &o), o)
 	default: // readChangedGuarded
 		change := store.Unconfirmed{From: d.Status, Raw: reading.Raw}
 		if err := s.store.MarkUnconfirmed(ctx, d.ID, d.Version, reading.Status, change); err != nil {
@@ -349,7 +391,9 @@ func (s *Syncer) confirm(ctx context.Context, reg registrar.Registrar, d store.D
 	o.SyncSuccess = true
 	o.DoubleSyncAttempted = true
 
-	second, err := reg.ReadStatus(ctx, registrar.Domain{ID: d.ID, Name: d.Name})
+	read := s.readAgain(ctx, reg, d)
+	second, err := read.reading, read.err
+	o.ConfirmSource, o.ConfirmFallback = &read.source, nonEmpty(read.fallback)
 	if err != nil && ctx.Err() != nil {
 		// Cut short by regsync itself: no answer, so no revert. The change
 		// stays unconfirmed and the retried job resumes here.
@@ -361,20 +405,34 @@ func (s *Syncer) confirm(ctx context.Context, reg registrar.Registrar, d store.D
 	}
 	if err == nil {
 		o.RawStatusSecond = &second.Raw
+		o.Sponsor = nonEmpty(second.Sponsor)
 	}
 
 	lost := o
 	lost.RevertError = text(fmt.Sprintf("domain was changed by another writer after the sync applied %q; left as it is", d.Status))
 	lost.Info = text("The domain was changed by another writer during the double sync and was left as it is; it will be synced again soon.")
-	switch decideConfirmation(d.Status, second, err, change.Failures, s.cfg.MaxConfirmFailures) {
+	contradiction := fmt.Sprintf("registrar reported %q then %q", change.Raw, second.Raw)
+	if read.source != d.Registrar {
+		contradiction = fmt.Sprintf("%s reported %q, then %s reported %q", d.Registrar, change.Raw, read.source, second.Raw)
+	}
+	switch read.verdict {
 	case confirmConfirmed:
 		s.metrics.doubleSyncs.WithLabelValues(doubleSyncConfirmed).Inc()
 		o.DoubleSyncSucceeded = true
 		o.Info = text("Domain status was updated after a confirming double sync.")
-		lost.DoubleSyncSucceeded, lost.RevertError = true, nil
-		return s.finishEither(ctx, store.SyncUpdate{
+		u := s.withRegistration(d, second, store.SyncUpdate{
 			IfVersion: d.Version, Settle: true, Synced: true, NextSyncAt: s.nextSync(d),
-		}, o, lost)
+		}, &o)
+		lost.DoubleSyncSucceeded, lost.RevertError = true, nil
+		return s.finishEither(ctx, u, o, lost)
+	case confirmNotYet:
+		deadline := change.At.Add(s.cfg.SecondOpinionLag)
+		if wait := deadline.Sub(s.now()); wait > 0 {
+			s.metrics.doubleSyncs.WithLabelValues(doubleSyncNotYet).Inc()
+			return store.Outcome{}, &ConfirmLaterError{Wait: min(wait, max(s.cfg.DoubleSyncDelay, s.cfg.SecondOpinionLag/10))}
+		}
+		contradiction = fmt.Sprintf("%s reported %q; %s still reported %q %s later", d.Registrar, change.Raw, read.source, second.Raw,
+			s.cfg.SecondOpinionLag)
 	case confirmDeferred:
 		s.metrics.doubleSyncs.WithLabelValues(doubleSyncDeferred).Inc()
 		return store.Outcome{}, err
@@ -402,7 +460,7 @@ func (s *Syncer) confirm(ctx context.Context, reg registrar.Registrar, d store.D
 			change.Failures+1, err))
 	} else {
 		s.metrics.doubleSyncs.WithLabelValues(doubleSyncContradicted).Inc()
-		o.DoubleSyncError = text(fmt.Sprintf("registrar reported %q then %q", change.Raw, second.Raw))
+		o.DoubleSyncError = text(contradiction)
 	}
 	o.RevertAttempted = true
 	lost.DoubleSyncError, lost.RevertAttempted = o.DoubleSyncError, true
@@ -418,6 +476,93 @@ func (s *Syncer) confirm(ctx context.Context, reg registrar.Registrar, d store.D
 	return s.finishEither(ctx, store.SyncUpdate{
 		IfVersion: d.Version, SetStatus: change.From, NextSyncAt: s.after(s.cfg.RetryAfterRevert),
 	}, reverted, lost)
+}
+
+// confirmingRead is the confirming read of a guarded change: what was
+// read, by which adapter, what it means for the change, and, when the
+// configured second opinion could not tell, why.
+type confirmingRead struct {
+	reading  registrar.StatusReading
+	err      error
+	verdict  confirmation
+	source   string
+	fallback string
+}
+
+// readAgain makes the confirming read of d's unconfirmed change: through
+// the second opinion configured for d's registrar, as
+// [decideSecondOpinion] judges it, and through reg, as
+// [decideConfirmation] judges it, when there is none or it cannot tell.
+func (s *Syncer) readAgain(ctx context.Context, reg registrar.Registrar, d store.Domain) confirmingRead {
+	domain := registrar.Domain{ID: d.ID, Name: d.Name}
+	var fallback string
+	if via, ok := s.cfg.ConfirmVia[d.Registrar]; ok {
+		// NewSyncer checked that the adapter is configured.
+		viaReader, _ := s.adapters.statusReader(via)
+		reading, err := viaReader.ReadStatus(ctx, domain)
+		verdict := decideSecondOpinion(d.Status, reading, err, d.Unconfirmed.Failures, s.cfg.MaxConfirmFailures, s.now())
+		if verdict != confirmCannotTell {
+			return confirmingRead{reading: reading, err: err, verdict: verdict, source: via}
+		}
+		s.metrics.doubleSyncFallbacks.WithLabelValues(d.Registrar, via).Inc()
+		fallback = fmt.Sprintf("%s cannot confirm %s: it reported %q", via, d.Status, reading.Raw)
+		if err != nil {
+			fallback = fmt.Sprintf("%s cannot confirm %s: %v", via, d.Status, err)
+		}
+	}
+	reading, err := reg.ReadStatus(ctx, domain)
+	verdict := decideConfirmation(d.Status, reading, err, d.Unconfirmed.Failures, s.cfg.MaxConfirmFailures)
+	return confirmingRead{reading: reading, err: err, verdict: verdict, source: d.Registrar, fallback: fallback}
+}
+
+// withRegistration adds to the last write of a sync that read reading
+// what the read says about d's registration: the expiry date, as
+// [decideExpiry] decides, recorded before and after on o, and the end of a
+// transferred-away mark the read did not confirm.
+func (s *Syncer) withRegistration(d store.Domain, reading registrar.StatusReading, u store.SyncUpdate, o *store.Outcome) store.SyncUpdate {
+	o.ExpiresAtBefore, o.ExpiresAtAfter = d.ExpiresAt, d.ExpiresAt
+	apply, problem := decideExpiry(d.ExpiresAt, reading.ExpiresAt, o.StatusChanged, s.now())
+	if apply != nil {
+		u.SetExpiresAt, o.ExpiresAtAfter = apply, apply
+	}
+	if problem != "" {
+		o.ExpiryError = text(problem)
+	}
+	if d.TransferredAwayAt != nil {
+		u.TransferredAway = store.ClearTransferredAway
+	}
+	return u
+}
+
+// finishTransferredAway records a read that found d transferred away, as
+// why says. The first sighting is recorded and the domain is synced again
+// once TransferredAwayAfter has passed; a sighting at least that long
+// after the first sets the domain to cancelled.
+func (s *Syncer) finishTransferredAway(ctx context.Context, d store.Domain, o store.Outcome, why string) (store.Outcome, error) {
+	o.SyncSuccess = true
+	o.TransferredAway = true
+	now := s.now()
+	if d.TransferredAwayAt == nil || now.Sub(*d.TransferredAwayAt) < s.cfg.TransferredAwayAfter {
+		firstSeen := now
+		if d.TransferredAwayAt != nil {
+			firstSeen = *d.TransferredAwayAt
+		}
+		due := firstSeen.Add(s.cfg.TransferredAwayAfter)
+		o.Info = text(fmt.Sprintf("The domain looks transferred away: %s. It is set to cancelled if a sync from %s on finds the same.",
+			why, due.UTC().Format(time.RFC3339)))
+		return s.finish(ctx, store.SyncUpdate{
+			IfVersion: d.Version, Required: true, Synced: true, TransferredAway: store.SeenTransferredAway, NextSyncAt: due,
+		}, o)
+	}
+	o.NewStatus = registrar.StatusCancelled
+	o.StatusChanged = true
+	o.DoubleSyncAttempted, o.DoubleSyncSucceeded = true, true
+	o.Info = text(fmt.Sprintf("Status set to cancelled: the domain was transferred away (%s), as a sync %s earlier found too.",
+		why, now.Sub(*d.TransferredAwayAt).Round(time.Second)))
+	return s.finish(ctx, store.SyncUpdate{
+		IfVersion: d.Version, Required: true, SetStatus: registrar.StatusCancelled, Synced: true,
+		TransferredAway: store.ClearTransferredAway, NextSyncAt: s.nextSync(d),
+	}, o)
 }
 
 // finish ends the sync through the store, stamping the outcome's finish
@@ -456,6 +601,12 @@ func (s *Syncer) count(o store.Outcome) {
 	s.metrics.statusSyncs.WithLabelValues(o.Registrar, Result(o)).Inc()
 	if o.SyncSuccess && o.StatusChanged {
 		s.metrics.statusTransitions.WithLabelValues(string(o.PreviousStatus), string(o.NewStatus)).Inc()
+	}
+	switch {
+	case o.ExpiryError != nil:
+		s.metrics.expiryChanges.WithLabelValues(o.Registrar, expiryRejected).Inc()
+	case o.ExpiresAtAfter != nil && (o.ExpiresAtBefore == nil || !o.ExpiresAtAfter.Equal(*o.ExpiresAtBefore)):
+		s.metrics.expiryChanges.WithLabelValues(o.Registrar, expiryApplied).Inc()
 	}
 }
 
@@ -504,6 +655,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 func text(s string) *string { return &s }
+
+// nonEmpty returns &s, or nil for an empty s.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
 
 // requestID is the registrar's id of a read's request, from its reading or
 // its error, or nil when the registrar sent none.

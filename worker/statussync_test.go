@@ -62,10 +62,7 @@ func (m *memoryStore) MarkUnconfirmed(_ context.Context, _ string, version int64
 	if m.domain.Version != version {
 		return store.ErrVersionConflict
 	}
-	change.At = time.Now()
-	if m.now != nil {
-		change.At = m.now()
-	}
+	change.At = m.clock()
 	m.domain.Status, m.domain.Unconfirmed = status, &change
 	m.domain.Version++
 	return nil
@@ -87,7 +84,30 @@ func (m *memoryStore) update(u store.SyncUpdate) bool {
 	if u.CountConfirmFailure {
 		m.domain.Unconfirmed.Failures++
 	}
+	if u.SetExpiresAt != nil {
+		m.domain.ExpiresAt = u.SetExpiresAt
+	}
+	switch u.TransferredAway {
+	case store.SeenTransferredAway:
+		if m.domain.TransferredAwayAt == nil {
+			now := m.clock()
+			m.domain.TransferredAwayAt = &now
+		}
+	case store.ClearTransferredAway:
+		m.domain.TransferredAwayAt = nil
+	}
+	if u.Synced {
+		now := m.clock()
+		m.domain.LastSyncedAt = &now
+	}
 	return true
+}
+
+func (m *memoryStore) clock() time.Time {
+	if m.now != nil {
+		return m.now()
+	}
+	return time.Now()
 }
 
 func (m *memoryStore) FinishSync(_ context.Context, u store.SyncUpdate, o store.Outcome) (store.Outcome, error) {
@@ -429,6 +449,10 @@ func TestSync(t *testing.T) {
 			tt.want.Registrar, tt.want.JobID, tt.want.Attempt = "scripted", 42, 1
 			tt.want.JobAttemptedAt, tt.want.StartedAt, tt.want.FinishedAt = got.JobAttemptedAt, got.StartedAt, got.FinishedAt
 			tt.want.RawStatusFirst, tt.want.RawStatusSecond, tt.want.RegistrarRequestID = got.RawStatusFirst, got.RawStatusSecond, got.RegistrarRequestID
+			if got.DoubleSyncAttempted {
+				require.Equal(t, "scripted", *got.ConfirmSource, "the registrar itself confirms without a second opinion")
+				tt.want.ConfirmSource = got.ConfirmSource
+			}
 			require.Equal(t, tt.want, got)
 
 			require.Equal(t, tt.wantStatus, st.domain.Status)

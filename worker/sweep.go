@@ -21,11 +21,13 @@ type SweepArgs struct{}
 // Kind is the River job kind.
 func (SweepArgs) Kind() string { return "sweep" }
 
-// InsertOpts keeps at most one sweep pending.
+// InsertOpts keeps at most one sweep pending, and runs each once: a sweep
+// waiting to retry would hold back the periodic ones, which do the same
+// work from where it stopped.
 func (SweepArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		Queue:       QueueSweep,
-		MaxAttempts: 3,
+		MaxAttempts: 1,
 		UniqueOpts:  river.UniqueOpts{ByState: pendingStates},
 	}
 }
@@ -78,15 +80,16 @@ func NewSweepWorker(st *store.Store, cfg SweepConfig, metrics *Metrics) *SweepWo
 // stopped.
 func (w *SweepWorker) Timeout(*river.Job[SweepArgs]) time.Duration { return w.cfg.Interval }
 
-// Work enqueues the jobs of due domains and transfers, releases domains
-// whose job was lost, and stops before its timeout: whatever is left is
-// due for the next sweep.
+// Work releases domains whose job was lost, enqueues the jobs of due
+// transfers and domains, and stops before its timeout: whatever is left
+// is due for the next sweep. The domains go last, since they are the one
+// step that bounds its own time.
 func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
-	_, domainsErr := SweepDueDomains(ctx, w.store, w.cfg, w.metrics)
 	_, orphansErr := w.store.ReleaseOrphanedDomains(ctx, w.cfg.OrphanAfter, orphanChecksPerSweep)
 	claimed, _, transfersErr := w.store.EnqueueDueTransfers(ctx, w.cfg.ChunkSize, w.cfg.TransferLease)
 	w.metrics.sweepEnqueued.WithLabelValues(TransferRetryArgs{}.Kind()).Add(float64(claimed))
-	return errors.Join(domainsErr, orphansErr, transfersErr)
+	_, domainsErr := SweepDueDomains(ctx, w.store, w.cfg, w.metrics)
+	return errors.Join(orphansErr, transfersErr, domainsErr)
 }
 
 // sweepStatements is how many chunk statements the sweep runs at once:

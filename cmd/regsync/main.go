@@ -201,6 +201,96 @@ func (c *cli) workerFlags(fs *flag.FlagSet, cfg *worker.Config) {
 	c.statusListFlag(fs, &cfg.Sync.GuardedFrom, "guarded-from", "REGSYNC_GUARDED_FROM", "statuses whose loss is double-checked")
 	c.statusListFlag(fs, &cfg.Sync.GuardedTo, "guarded-to", "REGSYNC_GUARDED_TO", "statuses whose arrival is double-checked")
 	c.statusListFlag(fs, &cfg.Sync.Sticky, "sticky", "REGSYNC_STICKY", "local-only statuses a sync never overwrites")
+	c.mapFlag(fs, (*confirmVia)(&cfg.Sync.ConfirmVia), "confirm-via", "REGSYNC_CONFIRM_VIA",
+		"REGISTRAR:ADAPTER,...: the adapter whose read confirms a registrar's guarded changes, e.g. hostup:rdap")
+	c.durationFlag(fs, &cfg.Sync.SecondOpinionLag, "second-opinion-lag", "REGSYNC_SECOND_OPINION_LAG",
+		"how long a second opinion that has not seen a change yet is asked again before the change counts as contradicted")
+	c.mapFlag(fs, (*ownSponsors)(&cfg.Sync.OwnSponsors), "own-sponsors", "REGSYNC_OWN_SPONSORS",
+		"REGISTRAR=SPONSOR,...: the provider's own sponsor ids (EPP clID, RDAP registrar IANA id) per adapter; a read naming another finds the domain transferred away")
+	c.durationFlag(fs, &cfg.Sync.TransferredAwayAfter, "transferred-away-after", "REGSYNC_TRANSFERRED_AWAY_AFTER",
+		"how long after a domain is first found transferred away a later sync must find the same before it is set to cancelled")
+}
+
+// mapFlag binds a flag.Value holding pairs, with an env fallback.
+func (c *cli) mapFlag(fs *flag.FlagSet, v flag.Value, name, env, usage string) {
+	if s := c.getenv(env); s != "" {
+		c.envErr(env, v.Set(s))
+	}
+	fs.Var(v, name, fmt.Sprintf("%s (env %s)", usage, env))
+}
+
+// pairs splits a comma-separated list of KEY<sep>VALUE pairs, both parts
+// non-empty.
+func pairs(v string, sep string) ([][2]string, error) {
+	var out [][2]string
+	for part := range strings.SplitSeq(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(part, sep)
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if !ok || key == "" || value == "" {
+			return nil, fmt.Errorf("%q is not KEY%sVALUE", part, sep)
+		}
+		out = append(out, [2]string{key, value})
+	}
+	return out, nil
+}
+
+// confirmVia is the value of --confirm-via: REGISTRAR:ADAPTER pairs.
+type confirmVia map[string]string
+
+func (m *confirmVia) String() string {
+	var parts []string
+	for k, v := range *m {
+		parts = append(parts, k+":"+v)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+func (m *confirmVia) Set(v string) error {
+	list, err := pairs(v, ":")
+	if err != nil {
+		return err
+	}
+	out := confirmVia{}
+	for _, p := range list {
+		if _, dup := out[p[0]]; dup {
+			return fmt.Errorf("registrar %q is named twice", p[0])
+		}
+		out[p[0]] = p[1]
+	}
+	*m = out
+	return nil
+}
+
+// ownSponsors is the value of --own-sponsors: REGISTRAR=SPONSOR pairs, a
+// registrar named once per sponsor id.
+type ownSponsors map[string][]string
+
+func (m *ownSponsors) String() string {
+	var parts []string
+	for k, ids := range *m {
+		for _, id := range ids {
+			parts = append(parts, k+"="+id)
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+func (m *ownSponsors) Set(v string) error {
+	list, err := pairs(v, "=")
+	if err != nil {
+		return err
+	}
+	out := ownSponsors{}
+	for _, p := range list {
+		out[p[0]] = append(out[p[0]], p[1])
+	}
+	*m = out
+	return nil
 }
 
 func (c *cli) durationFlag(fs *flag.FlagSet, d *time.Duration, name, env, usage string) {

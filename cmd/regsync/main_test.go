@@ -93,6 +93,23 @@ func TestUsage(t *testing.T) {
 	r = regsync(ctx, map[string]string{"REGSYNC_GUARDED_TO": "gone"}, "serve")
 	require.Equal(t, 2, r.code)
 	require.Contains(t, r.stderr, `invalid status "gone"`)
+	for _, tt := range []struct{ env, value, want string }{
+		{"REGSYNC_CONFIRM_VIA", "hostup", `"hostup" is not KEY:VALUE`},
+		{"REGSYNC_CONFIRM_VIA", "hostup:rdap,hostup:epp", `registrar "hostup" is named twice`},
+		{"REGSYNC_OWN_SPONSORS", "epp:ClientX", `"epp:ClientX" is not KEY=VALUE`},
+		{"REGSYNC_TRANSFERRED_AWAY_AFTER", "a day", "REGSYNC_TRANSFERRED_AWAY_AFTER"},
+	} {
+		r = regsync(ctx, map[string]string{tt.env: tt.value}, "serve")
+		require.Equal(t, 2, r.code, tt.env)
+		require.Contains(t, r.stderr, tt.want, tt.env)
+	}
+	var via confirmVia
+	require.NoError(t, via.Set("hostup:rdap, epp : rdap"))
+	require.Equal(t, confirmVia{"hostup": "rdap", "epp": "rdap"}, via)
+	var own ownSponsors
+	require.NoError(t, own.Set("rdap=1234,epp=ClientX,rdap=5678"))
+	require.Equal(t, ownSponsors{"rdap": {"1234", "5678"}, "epp": {"ClientX"}}, own)
+	require.Equal(t, "epp=ClientX,rdap=1234,rdap=5678", own.String())
 	r = regsync(ctx, nil, "sync", "dom_a", "dom_b")
 	require.Equal(t, 2, r.code)
 	r = regsync(ctx, nil, "sync", "DOM-1")

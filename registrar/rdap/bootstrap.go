@@ -16,8 +16,8 @@ import (
 // domain: neither an override nor the bootstrap registry names one, or the
 // registry names only plain-http servers, which the adapter does not use.
 // ReadStatus errors that wrap it also wrap [registrar.ErrInvalidRequest], so
-// that the worker does not retry the read; a caller that has another source
-// for the domain's status tests for it with errors.Is and falls back.
+// that the worker does not retry the read, and [registrar.ErrNotCovered], so
+// that a caller with another source for the domain's status falls back.
 var ErrNoServer = errors.New("no RDAP server for the domain's top-level domain")
 
 // snapshotJSON is the IANA DNS bootstrap registry shipped with the adapter;

@@ -375,7 +375,7 @@ func (c *Client) ReadStatus(ctx context.Context, domain registrar.Domain) (regis
 	}
 	base, err := c.baseURL(ctx, name)
 	if err != nil {
-		return registrar.StatusReading{}, fmt.Errorf("%s: read status of %s: %w: %w", c.cfg.Name, name, registrar.ErrInvalidRequest, err)
+		return registrar.StatusReading{}, fmt.Errorf("%s: read status of %s: %w: %w: %w", c.cfg.Name, name, registrar.ErrInvalidRequest, registrar.ErrNotCovered, err)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)

@@ -77,6 +77,7 @@ func TestName(t *testing.T) {
 	// Errors and API errors carry the configured name.
 	err := readErr(t.Context(), t, c, registrar.Domain{ID: "dom_1", Name: "x.example"})
 	require.ErrorIs(t, err, rdap.ErrNoServer)
+	require.ErrorIs(t, err, registrar.ErrNotCovered, "a caller with another source falls back")
 	srv := httptest.NewTLSServer(http.NotFoundHandler())
 	t.Cleanup(srv.Close)
 	c = newClient(t, srv.Client(), func(c *rdap.Config) {
