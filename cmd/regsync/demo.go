@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -21,6 +22,10 @@ import (
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/migrations"
 	"github.com/regsync/regsync/registrar"
+	"github.com/regsync/regsync/registrar/epp"
+	"github.com/regsync/regsync/registrar/epp/epptest"
+	"github.com/regsync/regsync/registrar/rdap"
+	"github.com/regsync/regsync/registrar/rdap/rdaptest"
 	"github.com/regsync/regsync/registrar/sim"
 	"github.com/regsync/regsync/store"
 	"github.com/regsync/regsync/worker"
@@ -54,6 +59,37 @@ var demoPopulation = []demoProfile{
 	{name: "fraud (local, sticky)", weight: 1, status: "fraud", reads: []string{"active"}},
 }
 
+// demoRegistryProfile is one kind of demo domain on the EPP registry,
+// whose guarded changes the registry's RDAP server confirms. The EPP and
+// RDAP servers answer from the same simulator, so successive reads of a
+// domain, whichever the protocol, take successive entries of its script.
+type demoRegistryProfile struct {
+	name     string
+	weight   int
+	status   registrar.Status
+	reads    []string
+	flapping bool
+	tld      string        // "se" unless set: a TLD the RDAP server answers for
+	sponsor  string        // "ClientX", the provider's own id, unless set
+	expires  time.Duration // from now; a year unless set
+	expiry   time.Time     // a fixed expiry date, for placeholders
+}
+
+// demoRegistryPopulation is the mix of the EPP domains, weights in percent.
+var demoRegistryPopulation = []demoRegistryProfile{
+	{name: "steady active", weight: 60, status: "active", reads: []string{"active"}},
+	{name: "suspended, confirmed by RDAP", weight: 10, status: "active", reads: []string{"suspended"}},
+	{name: "in redemption, confirmed by RDAP", weight: 5, status: "active", reads: []string{"expired"}},
+	{name: "flapping, contradicted by RDAP", weight: 5, status: "active", reads: []string{"expired", "active"}, flapping: true},
+	{name: "expiring within 30 days", weight: 8, status: "active", reads: []string{"active"}, expires: 20 * 24 * time.Hour},
+	{name: "placeholder expiry date", weight: 3, status: "active", reads: []string{"active"}, expiry: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)},
+	{name: "transferred away", weight: 4, status: "active", reads: []string{"active"}, sponsor: "OtherRegistrar"},
+	{name: "suspended on a TLD without RDAP", weight: 5, status: "active", reads: []string{"suspended"}, tld: "zz"},
+}
+
+// demoSponsor is the provider's own sponsor id at the demo EPP registry.
+const demoSponsor = "ClientX"
+
 func runDemo(ctx context.Context, c *cli, args []string) error {
 	fs := c.flagSet("demo", "", "Run the worker end to end on the in-process registrar simulator: with no DATABASE_URL it starts a throwaway PostgreSQL from the local binaries (stopped on exit), migrates, seeds a demo population, runs the sweep and the workers with a progress line, and prints a summary")
 	common := c.commonFlags(fs)
@@ -66,7 +102,10 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	// A demo should drain in seconds, not wait out River's later backoffs.
 	cfg.MaxRetryDelay = 3 * time.Second
 	c.workerFlags(fs, &cfg)
-	domains := fs.Int("domains", 3000, "how many demo domains to seed")
+	cfg.Sync.ConfirmVia = map[string]string{"epp": "rdap"}
+	cfg.Sync.OwnSponsors = map[string][]string{"epp": {demoSponsor}}
+	domains := fs.Int("domains", 3000, "how many demo domains to seed on the simulated registrar")
+	registryDomains := fs.Int("registry-domains", 300, "how many demo domains to seed on the local EPP registry, confirmed through its RDAP server")
 	once := fs.Bool("once", false, "exit when the sweep has drained instead of running until interrupted")
 	latency := fs.Duration("sim-latency", 2*time.Millisecond, "simulated registrar latency per read")
 	faultRate := fs.Float64("sim-fault-rate", 0.01, "probability that a read fails with a random 5xx or 429")
@@ -109,6 +148,14 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err := seedDemo(ctx, st, simulator, *domains, *seed); err != nil {
 		return err
 	}
+	if err := seedDemoRegistry(ctx, st, simulator, *registryDomains, *seed); err != nil {
+		return err
+	}
+	registries, closeRegistries, err := startDemoRegistries(simulator)
+	if err != nil {
+		return err
+	}
+	defer closeRegistries()
 	keyring, err := c.keyring()
 	if err != nil {
 		return err
@@ -126,10 +173,11 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err := seedDemoTransfers(ctx, st, simulator, keyring); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "demo: seeded %d domains and %d blocked transfers on the simulated registrar\n", *domains, len(demoTransfers))
+	fmt.Fprintf(c.stderr, "demo: seeded %d domains and %d blocked transfers on the simulated registrar, %d domains on a local EPP registry with an RDAP server\n",
+		*domains, len(demoTransfers), *registryDomains)
 
 	reg := newRegistry()
-	svc, err := newService(st, []registrar.Named{simulator}, keyring, cfg, reg, logger)
+	svc, err := newService(st, append([]registrar.Named{simulator}, registries...), keyring, cfg, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -159,7 +207,11 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printDemoSummary(ctx, c.stdout, st, reg, time.Since(started))
+	// Interrupted or drained, the demo ends with its summary: on a fresh
+	// context, since an interrupt has cancelled ctx.
+	summaryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return printDemoSummary(summaryCtx, c.stdout, st, reg, time.Since(started))
 }
 
 // demoAPI mounts the HTTP API on addr and prints a key for it with both
@@ -204,6 +256,76 @@ func seedDemo(ctx context.Context, st *store.Store, s *sim.Sim, n int, seed uint
 		}
 	}
 	return st.AddDomains(ctx, domains)
+}
+
+// seedDemoRegistry adds n demo domains on the EPP registry ("epp"),
+// drawing each one's profile from demoRegistryPopulation, and scripts
+// their reads and registry facts.
+func seedDemoRegistry(ctx context.Context, st *store.Store, s *sim.Sim, n int, seed uint64) error {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	now := time.Now()
+	domains := make([]store.NewDomain, n)
+	for i := range domains {
+		p := pickRegistryProfile(rng.IntN(100))
+		tld := cmp.Or(p.tld, "se")
+		d := store.NewDomain{ID: fmt.Sprintf("dom_epp%06d", i), Name: fmt.Sprintf("epp-demo-%06d.%s", i, tld), Registrar: "epp", Status: p.status}
+		domains[i] = d
+		if err := s.Script(d.ID, d.Name, p.reads, p.flapping); err != nil {
+			return err
+		}
+		expiry := p.expiry
+		if expiry.IsZero() {
+			expiry = now.Add(cmp.Or(p.expires, 365*24*time.Hour)).Truncate(time.Second)
+		}
+		s.SetInfo(d.ID, sim.DomainInfo{ExpiresAt: expiry, Sponsor: cmp.Or(p.sponsor, demoSponsor)})
+	}
+	return st.AddDomains(ctx, domains)
+}
+
+func pickRegistryProfile(percent int) demoRegistryProfile {
+	for _, p := range demoRegistryPopulation {
+		if percent < p.weight {
+			return p
+		}
+		percent -= p.weight
+	}
+	return demoRegistryPopulation[0]
+}
+
+// startDemoRegistries serves the simulator as a local EPP registry and
+// its RDAP server (for .se only: other TLDs have none) and returns an
+// adapter for each, and a function that closes them and their servers.
+func startDemoRegistries(s *sim.Sim) ([]registrar.Named, func(), error) {
+	eppServer, err := epptest.NewServer(epptest.Config{Backend: s, ClientID: demoSponsor, Password: "demo-Pass1"})
+	if err != nil {
+		return nil, nil, err
+	}
+	rdapServer := rdaptest.Start(s)
+	eppCfg := epp.DefaultConfig()
+	eppCfg.Addr, eppCfg.ClientID, eppCfg.Password, eppCfg.TLS = eppServer.Addr(), demoSponsor, "demo-Pass1", eppServer.ClientTLS()
+	eppCfg.Sessions = 4
+	eppClient, err := epp.New(eppCfg)
+	if err != nil {
+		eppServer.Close()
+		rdapServer.Close()
+		return nil, nil, err
+	}
+	rdapCfg := rdap.DefaultConfig()
+	rdapCfg.Overrides = map[string]string{"se": rdapServer.BaseURL()}
+	rdapCfg.HTTPClient = rdapServer.Client()
+	rdapClient, err := rdap.New(rdapCfg)
+	if err != nil {
+		_ = eppClient.Close()
+		eppServer.Close()
+		rdapServer.Close()
+		return nil, nil, err
+	}
+	closeAll := func() {
+		_ = eppClient.Close()
+		eppServer.Close()
+		rdapServer.Close()
+	}
+	return []registrar.Named{eppClient, rdapClient}, closeAll, nil
 }
 
 // demoTransfer is one demo blocked transfer and its simulated registrar's
@@ -325,6 +447,10 @@ func printDemoSummary(ctx context.Context, w io.Writer, st *store.Store, reg *pr
 	printCounter(w, families, "regsync_status_sync_total", "syncs by result", "result")
 	printCounter(w, families, "regsync_status_transitions_total", "status transitions kept", "from", "to")
 	printCounter(w, families, "regsync_double_sync_total", "double syncs", "result")
+	if err := printRegistrySummary(ctx, w, pool); err != nil {
+		return err
+	}
+	printCounter(w, families, "regsync_expiry_changes_total", "expiry dates", "registrar", "result")
 	printCounter(w, families, "regsync_jobs_rejected_total", "jobs rejected", "reason")
 
 	printCounter(w, families, "regsync_transfer_reset_total", "transfer resets by result", "result")
@@ -356,7 +482,39 @@ func printDemoSummary(ctx context.Context, w io.Writer, st *store.Store, reg *pr
 	return rows.Err()
 }
 
-// printCounter prints a counter family's series summed by the given labels.
+// printRegistrySummary prints, per registrar, the domains and what the
+// syncs learned about their registrations: which source confirmed the
+// guarded changes, the transferred-away sightings, and the active domains
+// expiring within 30 days.
+func printRegistrySummary(ctx context.Context, w io.Writer, pool *pgxpool.Pool) error {
+	rows, err := pool.Query(ctx, `
+		SELECT d.registrar, count(*),
+			count(*) FILTER (WHERE d.status = 'active' AND d.expires_at < now() + interval '30 days'),
+			count(*) FILTER (WHERE d.transferred_away_at IS NOT NULL),
+			coalesce((SELECT string_agg(format('%s %s', coalesce(confirm_source, '?'), n), ', ' ORDER BY confirm_source)
+				FROM (SELECT confirm_source, count(*) AS n FROM regsync.status_sync_outcomes o
+					WHERE o.registrar = d.registrar AND o.double_sync_attempted AND confirm_fallback IS NULL GROUP BY confirm_source) c), 'none'),
+			(SELECT count(*) FROM regsync.status_sync_outcomes o WHERE o.registrar = d.registrar AND confirm_fallback IS NOT NULL)
+		FROM regsync.domains d GROUP BY d.registrar ORDER BY d.registrar`)
+	if err != nil {
+		return fmt.Errorf("summarize registrars: %w", err)
+	}
+	defer rows.Close()
+	fmt.Fprintln(w, "domains by registrar:")
+	for rows.Next() {
+		var name, confirmedBy string
+		var domains, expiringSoon, away, fallbacks int
+		if err := rows.Scan(&name, &domains, &expiringSoon, &away, &confirmedBy, &fallbacks); err != nil {
+			return fmt.Errorf("summarize registrars: %w", err)
+		}
+		fmt.Fprintf(w, "  %-6s %5d domains; double syncs confirmed by %s, by the registrar itself when the second opinion had no say %d; transferred away (waiting a day to cancel) %d; active and expiring within 30 days %d\n",
+			name, domains, confirmedBy, fallbacks, away, expiringSoon)
+	}
+	return rows.Err()
+}
+
+// printCounter prints a counter family's series summed by the given
+// labels, leaving out those still at zero.
 func printCounter(w io.Writer, families []*dto.MetricFamily, name, title string, labels ...string) {
 	sums := map[string]float64{}
 	for _, f := range families {
@@ -372,7 +530,9 @@ func printCounter(w io.Writer, families []*dto.MetricFamily, name, title string,
 					}
 				}
 			}
-			sums[strings.Join(key, " -> ")] += m.GetCounter().GetValue()
+			if v := m.GetCounter().GetValue(); v > 0 {
+				sums[strings.Join(key, " -> ")] += v
+			}
 		}
 	}
 	fmt.Fprintf(w, "%s:\n", title)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,8 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -322,11 +327,47 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{"-> in_progress", "-> waiting_auth_info", "-> closed", "-> completed", "-> expired", "-> forbidden", "(waiting)", "(conflict)"} {
 		require.Contains(t, r.stdout, want)
 	}
+	// The domains on the local EPP registry, confirmed through its RDAP
+	// server.
+	for _, want := range []string{"epp -> applied", "epp -> rejected"} {
+		require.Contains(t, r.stdout, want)
+	}
+	require.Regexp(t, `epp +300 domains; double syncs confirmed by rdap [1-9]\d*, by the registrar itself when the second opinion had no say [1-9]\d*; transferred away \(waiting a day to cancel\) [1-9]\d*; active and expiring within 30 days [1-9]\d*`, r.stdout)
 
 	// The demo refuses a database that already has domains.
 	r = regsync(context.Background(), env, "demo", "--once")
 	require.Equal(t, 2, r.code)
 	require.Contains(t, r.stderr, "the demo needs an empty database")
+}
+
+// TestDemoPrintsItsSummaryWhenInterrupted runs the demo as a process,
+// interrupts it with SIGINT while it runs, as Ctrl-C in `make run` does,
+// and checks that it prints its summary and exits 0.
+func TestDemoPrintsItsSummaryWhenInterrupted(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "regsync")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	cmd := exec.Command(bin, "demo", "--domains", "200", "--registry-domains", "50")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.NewDatabase(t))
+	var stdout lockedBuffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	progress := bufio.NewScanner(stderr)
+	for progress.Scan() {
+		if strings.Contains(progress.Text(), "synced") {
+			break
+		}
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT), "the demo is running: it printed a progress line")
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	require.NoError(t, cmd.Wait(), "exit status 0 after an interrupt")
+	require.Contains(t, stdout.String(), "regsync demo summary")
+	require.Contains(t, stdout.String(), "jobs by kind and state")
 }
 
 func TestTransferCommands(t *testing.T) {
