@@ -146,11 +146,14 @@ func scanOutcome(row pgx.Row) (Outcome, error) {
 	return o, err
 }
 
+// runOutcomeSQL reads the outcome a job run recorded, by the run's key.
+const runOutcomeSQL = `SELECT ` + outcomeColumns + ` FROM regsync.status_sync_outcomes
+	WHERE job_attempted_at = $1 AND job_id = $2 AND domain_id = $3`
+
 // runOutcome returns the outcome a job run recorded for the domain, or an
 // error wrapping [pgx.ErrNoRows] when it recorded none.
 func (s *Store) runOutcome(ctx context.Context, domainID string, jobID int64, attemptedAt time.Time) (Outcome, error) {
-	o, err := scanOutcome(s.pool.QueryRow(ctx, `SELECT `+outcomeColumns+` FROM regsync.status_sync_outcomes
-		WHERE job_attempted_at = $1 AND job_id = $2 AND domain_id = $3`, attemptedAt, jobID, domainID))
+	o, err := scanOutcome(s.pool.QueryRow(ctx, runOutcomeSQL, attemptedAt, jobID, domainID))
 	if err != nil {
 		return Outcome{}, fmt.Errorf("read the outcome job %d recorded for domain %s: %w", jobID, domainID, err)
 	}

@@ -121,6 +121,9 @@ type Gauges struct {
 	Queues     []QueueCount  `json:"queues"`
 	Domains    DomainStats   `json:"domains"`
 	Transfers  TransferStats `json:"transfers"`
+	// HistoryCoveredUntil is, per history table, the end of its last
+	// partition.
+	HistoryCoveredUntil map[string]time.Time `json:"historyCoveredUntil"`
 }
 
 // RefreshGauges counts jobs, domains and transfers and stores the result,
@@ -136,6 +139,9 @@ func (s *Store) RefreshGauges(ctx context.Context) error {
 		return err
 	}
 	if g.Transfers, err = s.TransferStats(ctx); err != nil {
+		return err
+	}
+	if g.HistoryCoveredUntil, err = s.historyCoverage(ctx); err != nil {
 		return err
 	}
 	_, err = s.pool.Exec(ctx, `

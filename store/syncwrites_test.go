@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -282,7 +283,13 @@ func TestAWriteRunTwiceRecordsItsRunOnce(t *testing.T) {
 		SELECT domain_id, domain_name, registrar, previous_status, new_status, status_changed, status_changed_to_active, sync_success,
 			revert_attempted, revert_succeeded, double_sync_attempted, double_sync_succeeded, job_id, attempt, job_attempted_at, started_at, finished_at
 		FROM regsync.status_sync_outcomes WHERE domain_id = 'dom_unchanged'`)
-	require.ErrorContains(t, err, "status_sync_outcomes_run_idx", "a unique index holds one outcome per job run")
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	require.Equal(t, "23505", pgErr.Code)
+	var parentIndex string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = to_regclass('regsync.' || $1)`,
+		pgErr.ConstraintName).Scan(&parentIndex))
+	require.Equal(t, "regsync.status_sync_outcomes_run_idx", parentIndex, "a unique index holds one outcome per job run, in every partition")
 }
 
 // TestALostWriteMakesTheDomainDueAtOnce checks that a last write that

@@ -313,7 +313,7 @@ func (s *Store) RequestReset(ctx context.Context, keyring *secret.Keyring, r Res
 
 // TransferAttempts returns the transfer's attempts, oldest first.
 func (s *Store) TransferAttempts(ctx context.Context, transferID string) ([]TransferAttempt, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+` FROM regsync.transfer_attempts WHERE transfer_id = $1 ORDER BY id`, transferID)
+	rows, err := s.pool.Query(ctx, transferAttemptsSQL, transferID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts of transfer %s: %w", transferID, err)
 	}
@@ -449,8 +449,7 @@ func (s *Store) FinishTransferAttempt(ctx context.Context, u TransferUpdate, a T
 			return fmt.Errorf("lock transfer %s: %w", a.TransferID, err)
 		}
 		if a.JobID != 0 {
-			prior, err := scanAttempt(tx.QueryRow(ctx, `SELECT `+attemptColumns+` FROM regsync.transfer_attempts
-				WHERE job_attempted_at = $1 AND job_id = $2`, a.JobAttemptedAt, a.JobID))
+			prior, err := scanAttempt(tx.QueryRow(ctx, runAttemptSQL, a.JobAttemptedAt, a.JobID))
 			switch {
 			case err == nil:
 				a = prior
@@ -481,6 +480,13 @@ func (s *Store) FinishTransferAttempt(ctx context.Context, u TransferUpdate, a T
 	}
 	return a, nil
 }
+
+// The reads of transfer attempts: a transfer's, oldest first, and the one a
+// job run recorded, by the run's key.
+var (
+	transferAttemptsSQL = `SELECT ` + attemptColumns + ` FROM regsync.transfer_attempts WHERE transfer_id = $1 ORDER BY id`
+	runAttemptSQL       = `SELECT ` + attemptColumns + ` FROM regsync.transfer_attempts WHERE job_attempted_at = $1 AND job_id = $2`
+)
 
 // attemptColumns are the columns of regsync.transfer_attempts that
 // [scanAttempt] reads, in the order of [TransferAttempt]'s fields.

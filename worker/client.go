@@ -29,6 +29,7 @@ type Config struct {
 	Sync                 SyncConfig
 	Transfer             TransferConfig
 	Sweep                SweepConfig
+	History              HistoryConfig
 	// FetchPollInterval is how often a process polls for jobs when no
 	// insert notification arrives; notified inserts are picked up at once.
 	FetchPollInterval time.Duration
@@ -61,6 +62,8 @@ func (c Config) Validate() error {
 		return errors.New("worker counts must be at least 1")
 	case c.JobTimeout <= 0, c.MaxRetryDelay <= 0:
 		return errors.New("job timeout and max retry delay must be positive")
+	case c.History.Validate() != nil:
+		return c.History.Validate()
 	case c.RescueAfter <= c.JobTimeout+store.MaxWaitAfterCancel:
 		return fmt.Errorf("rescue-after %s must be longer than the job timeout %s plus the %s a database write may still take after it, or running jobs would be run twice",
 			c.RescueAfter, c.JobTimeout, store.MaxWaitAfterCancel)
@@ -76,6 +79,7 @@ func DefaultConfig() Config {
 		Sync:                 DefaultSyncConfig(),
 		Transfer:             DefaultTransferConfig(),
 		Sweep:                DefaultSweepConfig(),
+		History:              DefaultHistoryConfig(),
 		FetchPollInterval:    time.Second,
 		FetchCooldown:        100 * time.Millisecond,
 		JobTimeout:           time.Minute,
@@ -97,6 +101,7 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 	river.AddWorker(workers, NewTransferRetryWorker(retrier, metrics, cfg.MaxRetryDelay))
 	river.AddWorker(workers, NewSweepWorker(st, cfg.Sweep, metrics))
 	river.AddWorker(workers, &GaugesWorker{store: st})
+	river.AddWorker(workers, &HistoryWorker{store: st, cfg: cfg.History, metrics: metrics, logger: logger})
 
 	queues := map[string]river.QueueConfig{
 		QueueStatusSync:    {MaxWorkers: cfg.StatusSyncWorkers},
@@ -126,6 +131,9 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.Sweep.GaugesInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return GaugesArgs{}, nil },
 				&river.PeriodicJobOpts{ID: GaugesArgs{}.Kind(), RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.History.Interval),
+				func() (river.JobArgs, *river.InsertOpts) { return HistoryArgs{}, nil },
+				&river.PeriodicJobOpts{ID: HistoryArgs{}.Kind(), RunOnStart: true}),
 		},
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ type DatabaseCollector struct {
 	timeout time.Duration
 
 	jobs, domains, due, lag, expiringSoon, up, age       *prometheus.Desc
+	historyCovered                                       *prometheus.Desc
 	transfers, transferBlockedAge, transfersNearDeadline *prometheus.Desc
 }
 
@@ -46,6 +47,8 @@ func NewDatabaseCollector(st *store.Store, timeout time.Duration) *DatabaseColle
 			"How long the longest-blocked open transfer has been blocked; 0 when none is open.", nil, nil),
 		transfersNearDeadline: prometheus.NewDesc("regsync_transfers_near_deadline",
 			"Open transfers whose 60-day deadline is less than 7 days away.", nil, nil),
+		historyCovered: prometheus.NewDesc("regsync_history_partitions_covered_seconds",
+			"How far ahead of now the history table's partitions reach: runs starting later than that could not be recorded. Negative when the current month has none.", []string{"table"}, nil),
 		up: prometheus.NewDesc("regsync_database_up",
 			"1 when the scrape-time database query succeeded, 0 when it failed.", nil, nil),
 		age: prometheus.NewDesc("regsync_gauges_age_seconds",
@@ -55,7 +58,7 @@ func NewDatabaseCollector(st *store.Store, timeout time.Duration) *DatabaseColle
 
 // Describe implements [prometheus.Collector].
 func (c *DatabaseCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.jobs, c.domains, c.due, c.lag, c.expiringSoon, c.up, c.age, c.transfers, c.transferBlockedAge, c.transfersNearDeadline} {
+	for _, d := range []*prometheus.Desc{c.jobs, c.domains, c.due, c.lag, c.expiringSoon, c.up, c.age, c.transfers, c.transferBlockedAge, c.transfersNearDeadline, c.historyCovered} {
 		ch <- d
 	}
 }
@@ -91,4 +94,11 @@ func (c *DatabaseCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.transferBlockedAge, prometheus.GaugeValue, g.Transfers.MaxBlockedAge.Seconds())
 	ch <- prometheus.MustNewConstMetric(c.transfersNearDeadline, prometheus.GaugeValue, float64(g.Transfers.NearDeadline))
+	for _, table := range historyTables {
+		var covered time.Duration // no partition at all: nothing covered
+		if until, ok := g.HistoryCoveredUntil[table]; ok {
+			covered = time.Until(until)
+		}
+		ch <- prometheus.MustNewConstMetric(c.historyCovered, prometheus.GaugeValue, covered.Seconds(), table)
+	}
 }

@@ -26,8 +26,9 @@ type Metrics struct {
 	registrarAccessErrors *prometheus.CounterVec
 	// doubleSyncFallbacks counts confirming reads that went back to the
 	// domain's own registrar because its second opinion could not tell.
-	doubleSyncFallbacks *prometheus.CounterVec
-	expiryChanges       *prometheus.CounterVec
+	doubleSyncFallbacks      *prometheus.CounterVec
+	expiryChanges            *prometheus.CounterVec
+	historyPartitionsDropped *prometheus.CounterVec
 }
 
 // The results of a double sync, for regsync_double_sync_total.
@@ -67,6 +68,9 @@ const (
 	// adapter here, or not one that can do what is asked.
 	accessNotConfigured = "not_configured"
 )
+
+// historyTables are the partitioned history tables.
+var historyTables = []string{"status_sync_outcomes", "transfer_attempts"}
 
 // syncResults are the results of regsync_status_sync_total; see [Result].
 var syncResults = []string{"unchanged", "changed", "reverted", "revert_failed", "error"}
@@ -137,8 +141,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "regsync_expiry_changes_total",
 			Help: "Expiry dates a sync read that differed from the known one, by registrar and result (applied, or rejected as unbelievable: a placeholder, before 1985, more than 11 years ahead, or moved back without a status change).",
 		}, []string{"registrar", "result"}),
+		historyPartitionsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regsync_history_partitions_dropped_total",
+			Help: "Monthly partitions of the history tables dropped for retention, by table (status_sync_outcomes, transfer_attempts).",
+		}, []string{"table"}),
 	}
-	reg.MustRegister(m.doubleSyncFallbacks, m.expiryChanges, m.rateLimitWait, m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
+	reg.MustRegister(m.doubleSyncFallbacks, m.expiryChanges, m.historyPartitionsDropped, m.rateLimitWait, m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
 		m.registrarDuration, m.jobDuration, m.jobsRejected, m.sweepEnqueued, m.registrarAccessErrors)
 	return m
 }
@@ -174,6 +182,9 @@ func (m *Metrics) Init(adapters Adapters) {
 				m.jobDuration.WithLabelValues(kind, queue, result)
 			}
 		}
+	}
+	for _, table := range historyTables {
+		m.historyPartitionsDropped.WithLabelValues(table)
 	}
 	m.jobsRejected.WithLabelValues(StatusSyncArgs{}.Kind(), "unknown_domain")
 	m.jobsRejected.WithLabelValues(TransferRetryArgs{}.Kind(), "unknown_transfer")

@@ -14,6 +14,9 @@
 //	            status-sync latency
 //	ratelimit   three registrars at their limits, served by three processes,
 //	            and the same without the tightest one
+//	history     outcome inserts into the partitioned table against an
+//	            unpartitioned twin; retention's drop of a partition of
+//	            2 x --domains outcomes; the disk a year of history takes
 //
 // The last line of its output is "status-sync/noop throughput ratio: X.XX"
 // when the throughput suite ran.
@@ -56,7 +59,7 @@ type options struct {
 	binary      string
 }
 
-var allSuites = []string{"throughput", "sweep", "million", "ratelimit"}
+var allSuites = []string{"throughput", "sweep", "million", "ratelimit", "history"}
 
 func run() error {
 	var opts options
@@ -121,6 +124,8 @@ func run() error {
 			err = millionSuite(ctx, opts)
 		case "ratelimit":
 			err = rateLimitSuite(ctx, opts)
+		case "history":
+			err = historySuite(ctx, opts)
 		}
 		if err != nil {
 			return fmt.Errorf("%s suite: %w", suite, err)

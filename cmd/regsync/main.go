@@ -209,6 +209,37 @@ func (c *cli) workerFlags(fs *flag.FlagSet, cfg *worker.Config) {
 		"REGISTRAR=SPONSOR,...: the provider's own sponsor ids (EPP clID, RDAP registrar IANA id) per adapter; a read naming another finds the domain transferred away")
 	c.durationFlag(fs, &cfg.Sync.TransferredAwayAfter, "transferred-away-after", "REGSYNC_TRANSFERRED_AWAY_AFTER",
 		"how long after a domain is first found transferred away a later sync must find the same before it is set to cancelled")
+	c.mapFlag(fs, (*retention)(&cfg.History.Retention), "outcome-retention", "REGSYNC_OUTCOME_RETENTION",
+		"how long sync outcomes and transfer attempts are kept, e.g. 400d; older monthly partitions are dropped whole (0: keep everything)")
+}
+
+// retention is a duration that also takes whole days, "400d", as
+// retention periods are usually said.
+type retention time.Duration
+
+func (r *retention) String() string {
+	d := time.Duration(*r)
+	if d != 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+func (r *retention) Set(v string) error {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a number of days", v)
+		}
+		*r = retention(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is not a duration such as 400d or 9600h", v)
+	}
+	*r = retention(d)
+	return nil
 }
 
 // mapFlag binds a flag.Value holding pairs, with an env fallback.
