@@ -9,8 +9,10 @@ package pgtest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -111,6 +113,47 @@ func NewPool(tb testing.TB) *pgxpool.Pool {
 	return pool
 }
 
+// LoginAs creates a login user for the test that is a member of roles
+// and nothing else, and returns a pool on pool's database logged in as
+// it, closed when the test ends. Roles belong to the whole cluster, which
+// the tests of all packages may share: each user has a name of its own,
+// and is dropped, with any privilege it was granted in the database, when
+// the test ends.
+func LoginAs(tb testing.TB, pool *pgxpool.Pool, roles ...string) *pgxpool.Pool {
+	tb.Helper()
+	ctx := context.Background()
+	cfg := pool.Config()
+	name := fmt.Sprintf("regsync_login_%d_%d_%s", os.Getpid(), dbCounter.Add(1), strings.ToLower(rand.Text()[:8]))
+	password := rand.Text()
+	create := "CREATE ROLE " + pgx.Identifier{name}.Sanitize() + " LOGIN PASSWORD '" + password + "'"
+	if len(roles) > 0 {
+		idents := make([]string, len(roles))
+		for i, r := range roles {
+			idents[i] = pgx.Identifier{r}.Sanitize()
+		}
+		create += " IN ROLE " + strings.Join(idents, ", ")
+	}
+	if err := execAdmin(ctx, create); err != nil {
+		tb.Fatalf("pgtest: create login user: %v", err)
+	}
+	tb.Cleanup(func() {
+		// DROP OWNED revokes what the user was granted in its database, so
+		// that DROP ROLE finds nothing depending on it.
+		admin := localpg.WithDatabase(adminURL, cfg.ConnConfig.Database)
+		if err := execOn(context.Background(), admin, "DROP OWNED BY "+pgx.Identifier{name}.Sanitize()+"; DROP ROLE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			tb.Errorf("pgtest: drop login user: %v", err)
+		}
+	})
+	cfg.ConnConfig.User = name
+	cfg.ConnConfig.Password = password
+	login, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("pgtest: open pool as %s: %v", name, err)
+	}
+	tb.Cleanup(login.Close)
+	return login
+}
+
 func makeTemplate() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -129,8 +172,10 @@ func makeTemplate() (string, error) {
 	return name, nil
 }
 
-func execAdmin(ctx context.Context, sql string) error {
-	conn, err := pgx.Connect(ctx, adminURL)
+func execAdmin(ctx context.Context, sql string) error { return execOn(ctx, adminURL, sql) }
+
+func execOn(ctx context.Context, url, sql string) error {
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return err
 	}
