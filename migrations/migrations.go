@@ -76,11 +76,8 @@ func UpTo(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, version 
 	if err := ensureRoles(ctx, conn); err != nil {
 		return nil, err
 	}
-	// A new schema belongs to the migrator role from the start. One that
-	// an earlier release made belongs to whoever migrated it then, until
-	// regsync's migration 8 hands it and its contents to the migrator role.
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Schema+" AUTHORIZATION "+MigratorRole); err != nil {
-		return nil, fmt.Errorf("migrate: create schema: %w", err)
+	if err := createSchema(ctx, conn); err != nil {
+		return nil, err
 	}
 
 	if logger == nil {
@@ -109,6 +106,26 @@ func UpTo(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, version 
 	own, err := applyOwn(ctx, conn, version)
 	applied = append(applied, own...)
 	return applied, err
+}
+
+// createSchema creates the schema, owned by [MigratorRole] from the start,
+// unless it exists. One that an earlier release made belongs to whoever
+// migrated it then, until regsync's migration 8 hands it and its contents
+// to the migrator role. CREATE SCHEMA IF NOT EXISTS is not enough: it needs
+// CREATE on the database even when the schema exists, which a member of
+// the migrator role need not have once the schema is made.
+func createSchema(ctx context.Context, conn *pgxpool.Conn) error {
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", Schema).Scan(&exists); err != nil {
+		return fmt.Errorf("migrate: look up schema %s: %w", Schema, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+Schema+" AUTHORIZATION "+MigratorRole); err != nil {
+		return fmt.Errorf("migrate: create schema: %w", err)
+	}
+	return nil
 }
 
 // rowQuerier is a connection or a transaction.
