@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -113,16 +114,18 @@ func NewPool(tb testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// LoginAs creates a login user for the test that is a member of roles
-// and nothing else, and returns a pool on pool's database logged in as
-// it, closed when the test ends. Roles belong to the whole cluster, which
-// the tests of all packages may share: each user has a name of its own,
-// and is dropped, with any privilege it was granted in the database, when
-// the test ends.
-func LoginAs(tb testing.TB, pool *pgxpool.Pool, roles ...string) *pgxpool.Pool {
+// NewLogin creates a login user for the test that is a member of roles
+// and nothing else, and returns a connection string for databaseURL's
+// database as that user. Roles belong to the whole cluster, which the
+// tests of all packages may share: each user has a name of its own, and
+// is dropped, with any privilege it was granted in the database, when the
+// test ends.
+func NewLogin(tb testing.TB, databaseURL string, roles ...string) string {
 	tb.Helper()
-	ctx := context.Background()
-	cfg := pool.Config()
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		tb.Fatalf("pgtest: parse database URL: %v", err)
+	}
 	name := fmt.Sprintf("regsync_login_%d_%d_%s", os.Getpid(), dbCounter.Add(1), strings.ToLower(rand.Text()[:8]))
 	password := rand.Text()
 	create := "CREATE ROLE " + pgx.Identifier{name}.Sanitize() + " LOGIN PASSWORD '" + password + "'"
@@ -133,25 +136,51 @@ func LoginAs(tb testing.TB, pool *pgxpool.Pool, roles ...string) *pgxpool.Pool {
 		}
 		create += " IN ROLE " + strings.Join(idents, ", ")
 	}
-	if err := execAdmin(ctx, create); err != nil {
+	if err := execAdmin(context.Background(), create); err != nil {
 		tb.Fatalf("pgtest: create login user: %v", err)
 	}
 	tb.Cleanup(func() {
 		// DROP OWNED revokes what the user was granted in its database, so
 		// that DROP ROLE finds nothing depending on it.
-		admin := localpg.WithDatabase(adminURL, cfg.ConnConfig.Database)
+		admin := localpg.WithDatabase(adminURL, cfg.Database)
 		if err := execOn(context.Background(), admin, "DROP OWNED BY "+pgx.Identifier{name}.Sanitize()+"; DROP ROLE "+pgx.Identifier{name}.Sanitize()); err != nil {
 			tb.Errorf("pgtest: drop login user: %v", err)
 		}
 	})
-	cfg.ConnConfig.User = name
-	cfg.ConnConfig.Password = password
-	login, err := pgxpool.NewWithConfig(ctx, cfg)
+	return withUser(databaseURL, name, password)
+}
+
+// LoginAs is [NewLogin] on pool's database with a pool logged in as the
+// new user, closed when the test ends.
+func LoginAs(tb testing.TB, pool *pgxpool.Pool, roles ...string) *pgxpool.Pool {
+	tb.Helper()
+	cfg, err := pgxpool.ParseConfig(NewLogin(tb, pool.Config().ConnString(), roles...))
 	if err != nil {
-		tb.Fatalf("pgtest: open pool as %s: %v", name, err)
+		tb.Fatalf("pgtest: parse login URL: %v", err)
+	}
+	cfg.MaxConns = poolSize
+	login, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		tb.Fatalf("pgtest: open pool as %s: %v", cfg.ConnConfig.User, err)
 	}
 	tb.Cleanup(login.Close)
 	return login
+}
+
+// withUser returns conn, a URL or a keyword/value connection string,
+// logging in as user with password instead of its own user.
+func withUser(conn, user, password string) string {
+	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.User = url.UserPassword(user, password)
+		q := u.Query()
+		q.Del("user")
+		q.Del("password")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	// In a keyword/value string the last occurrence of a keyword wins; the
+	// user's name and password need no quoting.
+	return conn + " user=" + user + " password=" + password
 }
 
 func makeTemplate() (string, error) {
