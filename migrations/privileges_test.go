@@ -256,3 +256,17 @@ func TestSearchPathHijackDoesNotRun(t *testing.T) {
 		FROM regsync.river_job WHERE kind = 'status_sync'`).Scan(&genuine))
 	require.True(t, genuine)
 }
+
+// TestOnlyTheMigratorRoleReindexesJobs checks what the README tells
+// operators: River's nightly reindex fails as regsync_worker and works as a
+// member of regsync_migrator.
+func TestOnlyTheMigratorRoleReindexesJobs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	admin := pgtest.NewPool(t)
+	const reindex = "REINDEX TABLE CONCURRENTLY regsync.river_job"
+	_, err := pgtest.LoginAs(t, admin, migrations.WorkerRole).Exec(ctx, reindex)
+	requireDenied(t, err, reindex)
+	_, err = pgtest.LoginAs(t, admin, migrations.MigratorRole).Exec(ctx, reindex)
+	require.NoError(t, err)
+}

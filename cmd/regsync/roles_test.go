@@ -46,7 +46,7 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 	ok(migrator, "", "transfer", "add", "--id", "trf_roles", "--account", "acct1", "--domain", "roles.se",
 		"--registrar", "hostway", "--reason", "wrong_auth_info")
 	token := strings.TrimSpace(ok(migrator, "", "apikey", "create", "--name", "roles", "--scope", "read:domains"))
-	ok(reader, "", "apikey", "list")
+	keyID := strings.Fields(strings.Split(ok(reader, "", "apikey", "list"), "\n")[1])[0]
 	ok(worker, "", "sync", "dom_roles")
 	ok(worker, "Good-Code-42\n", "transfer", "set-auth-info", "trf_roles")
 	ok(worker, "", "transfer", "list")
@@ -63,6 +63,7 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 		{enqueuer, []string{"transfer", "show", "trf_roles"}, "permission denied for table transfers"},
 		{reader, []string{"enqueue", "status-sync", "dom_roles"}, "permission denied for function enqueue_status_sync"},
 		{worker, []string{"apikey", "create", "--name", "more", "--scope", "write:transfers"}, "permission denied for table api_keys"},
+		{worker, []string{"apikey", "revoke", "key_aaaaaaaaaaaaaaaaaaaaaaaaaa"}, "permission denied for table api_keys"},
 		{worker, []string{"migrate"}, "may not create regsync's roles or join regsync_migrator"},
 	} {
 		r := regsync(ctx, denied.env, denied.args...)
@@ -100,6 +101,7 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 	case <-time.After(45 * time.Second):
 		t.Fatal("serve did not stop after its context was cancelled")
 	}
+	ok(migrator, "", "apikey", "revoke", keyID)
 }
 
 func TestMigratePrintRoles(t *testing.T) {
