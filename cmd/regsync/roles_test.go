@@ -72,12 +72,15 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 	}
 
 	// serve as the worker: it says River's nightly reindex is off, runs the
-	// queued jobs and answers the HTTP API.
+	// queued jobs, answers the HTTP API and shows the job UI.
 	worker["REGSYNC_LOG_LEVEL"] = "info"
+	worker["REGSYNC_JOB_UI_PASSWORD"] = "ui-pass-42"
 	addr, apiAddr := freeAddr(t), freeAddr(t)
 	serveCtx, cancel := context.WithCancel(ctx)
 	done := make(chan result, 1)
-	go func() { done <- regsync(serveCtx, worker, "serve", "--http-addr", addr, "--api-addr", apiAddr) }()
+	go func() {
+		done <- regsync(serveCtx, worker, "serve", "--http-addr", addr, "--api-addr", apiAddr, "--job-ui-prefix", "/riverui")
+	}()
 	require.Eventually(t, func() bool {
 		code, _ := get(t, "http://"+addr+"/readyz")
 		return code == http.StatusOK
@@ -92,6 +95,15 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, synced)
 	require.Equal(t, true, synced["syncSuccess"])
+	for _, path := range []string{"/riverui/api/features", "/riverui/api/queues", "/riverui/api/jobs?state=completed"} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+		require.NoError(t, err)
+		req.SetBasicAuth("regsync", "ui-pass-42")
+		resp, err := testClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+	}
 	cancel()
 	select {
 	case r := <-done:
