@@ -270,3 +270,35 @@ func TestOnlyTheMigratorRoleReindexesJobs(t *testing.T) {
 	_, err = pgtest.LoginAs(t, admin, migrations.MigratorRole).Exec(ctx, reindex)
 	require.NoError(t, err)
 }
+
+// TestWorkerChangesStateNotIdentity checks the column grants: the worker
+// updates a domain's and a transfer's state, not what they are, and adds
+// or deletes neither.
+func TestWorkerChangesStateNotIdentity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	admin := pgtest.NewPool(t)
+	addDomainAndTransfer(t, admin)
+	worker := pgtest.LoginAs(t, admin, migrations.WorkerRole)
+	for _, allowed := range []string{
+		`UPDATE regsync.domains SET status = 'suspended', next_sync_at = now() WHERE id = 'dom_a'`,
+		`UPDATE regsync.transfers SET state = 'in_progress', version = version + 1 WHERE id = 'trf_a'`,
+		`SELECT id FROM regsync.domains WHERE id = 'dom_a' FOR UPDATE`,
+	} {
+		_, err := worker.Exec(ctx, allowed)
+		require.NoError(t, err, allowed)
+	}
+	for _, statement := range []string{
+		`UPDATE regsync.domains SET registrar = 'other' WHERE id = 'dom_a'`,
+		`UPDATE regsync.domains SET name = 'b.example' WHERE id = 'dom_a'`,
+		`UPDATE regsync.transfers SET account_number = 'acct2' WHERE id = 'trf_a'`,
+		`UPDATE regsync.transfers SET deadline = 'infinity' WHERE id = 'trf_a'`,
+		`INSERT INTO regsync.domains (id, name, registrar) VALUES ('dom_b', 'b.example', 'sim')`,
+		`DELETE FROM regsync.transfers`,
+		`UPDATE regsync.api_keys SET revoked_at = NULL`,
+		`DELETE FROM regsync.status_sync_outcomes`,
+	} {
+		_, err := worker.Exec(ctx, statement)
+		requireDenied(t, err, statement)
+	}
+}

@@ -77,13 +77,20 @@ GRANT EXECUTE ON FUNCTION regsync.enqueue_status_sync(text), regsync.enqueue_tra
 GRANT SELECT, INSERT, UPDATE, DELETE ON regsync.river_job, regsync.river_leader, regsync.river_queue TO regsync_worker;
 GRANT USAGE ON SEQUENCE regsync.river_job_id_seq TO regsync_worker;
 GRANT EXECUTE ON FUNCTION regsync.river_job_state_in_bitmask(bit, regsync.river_job_state) TO regsync_worker;
--- Syncs and retries read and update domains and transfers (the sweep
--- claims rows FOR UPDATE) and append outcomes and attempts; they never add
--- or delete a domain or a transfer. The HTTP API reads keys and stamps
--- when one was last used, and cannot create, revoke or widen a key. Rate
--- limits are set by serve on start and reserved by every request; the
--- leader writes the gauges.
-GRANT SELECT, UPDATE ON regsync.domains, regsync.transfers TO regsync_worker;
+-- Syncs and retries read domains and transfers and update their state,
+-- never what they are (id, name, registrar, account, deadline, interval),
+-- and append outcomes and attempts; they never add or delete a domain or a
+-- transfer. The sweep's FOR UPDATE needs an UPDATE grant, which these are.
+-- The HTTP API reads keys and stamps when one was last used, and cannot
+-- create, revoke or widen a key. Rate limits are set by serve on start and
+-- reserved by every request; the leader writes the gauges.
+GRANT SELECT, UPDATE (status, version, unconfirmed_from_status, unconfirmed_raw_status, unconfirmed_at,
+    confirm_failures, last_synced_at, next_sync_at, queued_at, expires_at, transferred_away_at)
+    ON regsync.domains TO regsync_worker;
+GRANT SELECT, UPDATE (state, attempts, conflicts, next_retry_at, last_result, last_attempt_at,
+    auth_info_key_id, auth_info_ciphertext, previous_auth_info_key_id, previous_auth_info_ciphertext,
+    auth_info_unsent, auth_info_version, version)
+    ON regsync.transfers TO regsync_worker;
 GRANT SELECT, INSERT ON regsync.status_sync_outcomes, regsync.transfer_attempts TO regsync_worker;
 GRANT SELECT, UPDATE (last_used_at) ON regsync.api_keys TO regsync_worker;
 GRANT SELECT, INSERT, UPDATE ON regsync.registrar_rate_limits, regsync.gauges TO regsync_worker;
