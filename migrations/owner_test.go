@@ -128,7 +128,7 @@ func TestUpgradeHandsEverythingToTheMigratorRole(t *testing.T) {
 
 	applied, err := migrations.Up(ctx, user, nil)
 	require.NoError(t, err)
-	require.Contains(t, applied, migrations.Applied{Line: "regsync", Version: 8, Name: "schema_owner"})
+	require.Contains(t, applied, migrations.Applied{Line: "regsync", Version: 8, Name: "least_privilege"})
 	require.Empty(t, notOwnedByMigrator(t, admin))
 	var status string
 	require.NoError(t, user.QueryRow(ctx, "SELECT status FROM regsync.domains WHERE id = 'dom_kept'").Scan(&status))

@@ -1,14 +1,73 @@
--- Least privilege. Three NOLOGIN group roles get exactly what their users
--- need, and nobody else gets anything; login users are made members of
--- them (see the README's "Database roles"):
+-- Least privilege. No login user owns anything, and three NOLOGIN group
+-- roles get exactly what their users need; login users are made members
+-- of them (see the README's "Database roles"):
 --
+--   regsync_migrator  owns the schema and all in it, River's tables
+--                     included; migrations act as it from now on, so that
+--                     what they create belongs to it too;
 --   regsync_worker    what regsync serve needs, and nothing more;
 --   regsync_enqueuer  EXECUTE on the two enqueue functions, nothing else;
 --   regsync_reader    reads for reporting: domains, outcomes, transfers and
 --                     jobs, never an authInfo value or an API key hash.
 --
--- Everything here runs as regsync_migrator, the owner of all of it.
--- Grants are per database; the roles belong to the cluster.
+-- Grants are per database; the roles belong to the cluster, and Up creates
+-- them before this runs.
+
+-- A database that earlier releases migrated holds objects owned by whoever
+-- ran those migrations: hand them to regsync_migrator. This part runs as
+-- that user, which must own them (or be a superuser) and be a member of
+-- regsync_migrator; a new database already has nothing to hand over.
+DO $$
+DECLARE
+    obj record;
+BEGIN
+    -- The schema first: a new owner of a table needs CREATE on its schema.
+    IF (SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'regsync') <> 'regsync_migrator'::regrole THEN
+        ALTER SCHEMA regsync OWNER TO regsync_migrator;
+    END IF;
+
+    -- Tables take their indexes, triggers, row types and the sequences of
+    -- their serial and identity columns with them.
+    FOR obj IN
+        SELECT c.oid::regclass AS name FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'regsync'::regnamespace AND c.relkind IN ('r', 'p')
+          AND c.relowner <> 'regsync_migrator'::regrole
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO regsync_migrator', obj.name);
+    END LOOP;
+
+    FOR obj IN
+        SELECT c.oid::regclass AS name FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'regsync'::regnamespace AND c.relkind = 'S'
+          AND c.relowner <> 'regsync_migrator'::regrole
+    LOOP
+        EXECUTE format('ALTER SEQUENCE %s OWNER TO regsync_migrator', obj.name);
+    END LOOP;
+
+    FOR obj IN
+        SELECT p.oid::regprocedure AS name FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = 'regsync'::regnamespace
+          AND p.proowner <> 'regsync_migrator'::regrole
+    LOOP
+        EXECUTE format('ALTER ROUTINE %s OWNER TO regsync_migrator', obj.name);
+    END LOOP;
+
+    -- Stand-alone types (River's river_job_state); array types follow
+    -- their element type, row types their table.
+    FOR obj IN
+        SELECT t.oid::regtype AS name FROM pg_catalog.pg_type t
+        WHERE t.typnamespace = 'regsync'::regnamespace AND t.typrelid = 0 AND t.typcategory <> 'A'
+          AND t.typowner <> 'regsync_migrator'::regrole
+    LOOP
+        EXECUTE format('ALTER TYPE %s OWNER TO regsync_migrator', obj.name);
+    END LOOP;
+END
+$$;
+
+-- The rest runs as the owner, whatever the user migrating inherits from
+-- its membership: the grants are the owner's, and so are the default
+-- privileges set below.
+SET LOCAL ROLE regsync_migrator;
 
 -- The enqueue functions run as their owner (SECURITY DEFINER), so that a
 -- caller needs no right on River's tables: it may enqueue a sync or a
