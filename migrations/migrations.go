@@ -5,6 +5,14 @@
 // [Up] is idempotent and safe to run on every deploy, also from several
 // processes at once: it holds a session advisory lock for its whole run, so
 // concurrent callers wait and then find nothing left to do.
+//
+// The schema and everything in it belong to the NOLOGIN role
+// [MigratorRole], and the migrations grant [WorkerRole], [EnqueuerRole]
+// and [ReaderRole] what each needs. [Up] creates these roles when they are
+// missing and the user running it may create roles; otherwise an
+// administrator runs [RoleStatements] once per cluster. The user running
+// [Up] must be a superuser or a member of [MigratorRole]; [Up] makes it one
+// when it may.
 package migrations
 
 import (
@@ -18,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
@@ -64,14 +73,24 @@ func UpTo(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, version 
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", advisoryLockKey)
 	}()
 
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Schema); err != nil {
-		return nil, fmt.Errorf("migrate: create schema: %w", err)
+	if err := ensureRoles(ctx, conn); err != nil {
+		return nil, err
+	}
+	if err := createSchema(ctx, conn); err != nil {
+		return nil, err
 	}
 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: Schema, Logger: logger})
+	riverPool, err := riverMigrationPool(ctx, conn, pool)
+	if err != nil {
+		return nil, err
+	}
+	if riverPool != pool {
+		defer riverPool.Close()
+	}
+	migrator, err := rivermigrate.New(riverpgxv5.New(riverPool), &rivermigrate.Config{Schema: Schema, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("migrate: river migrator: %w", err)
 	}
@@ -89,30 +108,95 @@ func UpTo(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, version 
 	return applied, err
 }
 
+// createSchema creates the schema, owned by [MigratorRole] from the start,
+// unless it exists. One that an earlier release made belongs to whoever
+// migrated it then, until regsync's migration 8 hands it and its contents
+// to the migrator role. CREATE SCHEMA IF NOT EXISTS is not enough: it needs
+// CREATE on the database even when the schema exists, which a member of
+// the migrator role need not have once the schema is made.
+func createSchema(ctx context.Context, conn *pgxpool.Conn) error {
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", Schema).Scan(&exists); err != nil {
+		return fmt.Errorf("migrate: look up schema %s: %w", Schema, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+Schema+" AUTHORIZATION "+MigratorRole); err != nil {
+		return fmt.Errorf("migrate: create schema: %w", err)
+	}
+	return nil
+}
+
+// rowQuerier is a connection or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// schemaOwnedByMigrator reports whether the schema belongs to
+// [MigratorRole]: then migrations run as that role, so that what they
+// create belongs to it too and its default privileges apply.
+func schemaOwnedByMigrator(ctx context.Context, q rowQuerier) (bool, error) {
+	var owned bool
+	err := q.QueryRow(ctx, "SELECT nspowner = to_regrole($1) FROM pg_namespace WHERE nspname = $2", MigratorRole, Schema).Scan(&owned)
+	if err != nil {
+		return false, fmt.Errorf("migrate: read the owner of schema %s: %w", Schema, err)
+	}
+	return owned, nil
+}
+
+// riverMigrationPool returns the pool River's migrations run on: pool
+// itself while the schema still belongs to the user migrating, else a
+// pool of its own whose connections act as [MigratorRole], closed by the
+// caller.
+func riverMigrationPool(ctx context.Context, conn *pgxpool.Conn, pool *pgxpool.Pool) (*pgxpool.Pool, error) {
+	owned, err := schemaOwnedByMigrator(ctx, conn)
+	if err != nil || !owned {
+		return pool, err
+	}
+	cfg := pool.Config()
+	afterConnect := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		if afterConnect != nil {
+			if err := afterConnect(ctx, c); err != nil {
+				return err
+			}
+		}
+		_, err := c.Exec(ctx, "SET ROLE "+MigratorRole)
+		return err
+	}
+	rolePool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: open a pool as %s: %w", MigratorRole, err)
+	}
+	return rolePool, nil
+}
+
+// beginMigration begins a transaction that acts as [MigratorRole] when
+// the schema belongs to it. SET LOCAL ends with the transaction, so the
+// connection goes back to its pool as the user it logged in as.
+func beginMigration(ctx context.Context, conn *pgxpool.Conn) (pgx.Tx, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owned, err := schemaOwnedByMigrator(ctx, tx)
+	if err == nil && owned {
+		_, err = tx.Exec(ctx, "SET LOCAL ROLE "+MigratorRole)
+	}
+	if err != nil {
+		_ = tx.Rollback(ctx)
+		return nil, err
+	}
+	return tx, nil
+}
+
 // applyOwn applies regsync's SQL files up to version (zero: all), each in
 // its own transaction together with its row in regsync.schema_migrations.
 func applyOwn(ctx context.Context, conn *pgxpool.Conn, version int) ([]Applied, error) {
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS regsync.schema_migrations (
-		version integer PRIMARY KEY,
-		name text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now()
-	)`); err != nil {
-		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
-	}
-	var done []int
-	rows, err := conn.Query(ctx, "SELECT version FROM regsync.schema_migrations")
+	done, err := appliedVersions(ctx, conn)
 	if err != nil {
-		return nil, fmt.Errorf("migrate: read schema_migrations: %w", err)
-	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("migrate: read schema_migrations: %w", err)
-		}
-		done = append(done, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("migrate: read schema_migrations: %w", err)
+		return nil, err
 	}
 
 	all, err := list()
@@ -131,7 +215,7 @@ func applyOwn(ctx context.Context, conn *pgxpool.Conn, version int) ([]Applied, 
 		if err != nil {
 			return applied, fmt.Errorf("migrate: read %s: %w", m.file, err)
 		}
-		tx, err := conn.Begin(ctx)
+		tx, err := beginMigration(ctx, conn)
 		if err != nil {
 			return applied, fmt.Errorf("migrate: begin %s: %w", m.file, err)
 		}
@@ -149,6 +233,35 @@ func applyOwn(ctx context.Context, conn *pgxpool.Conn, version int) ([]Applied, 
 		applied = append(applied, Applied{Line: "regsync", Version: m.Version, Name: m.Name})
 	}
 	return applied, nil
+}
+
+// appliedVersions creates regsync.schema_migrations when it is missing
+// and returns the versions it lists.
+func appliedVersions(ctx context.Context, conn *pgxpool.Conn) ([]int, error) {
+	tx, err := beginMigration(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: begin reading schema_migrations: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS regsync.schema_migrations (
+		version integer PRIMARY KEY,
+		name text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	rows, err := tx.Query(ctx, "SELECT version FROM regsync.schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read schema_migrations: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read schema_migrations: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	return done, nil
 }
 
 type ownMigration struct {

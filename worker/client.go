@@ -46,6 +46,10 @@ type Config struct {
 	// MaxRetryDelay caps River's exponential backoff between attempts of a
 	// failed job.
 	MaxRetryDelay time.Duration
+	// SkipJobReindex turns off River's nightly REINDEX of its job table's
+	// indexes, for a database role that may not reindex them: before
+	// PostgreSQL 17 only their owner may (see [store.Store.CanReindexJobs]).
+	SkipJobReindex bool
 }
 
 // RateLimitWait is the longest a job holds its worker waiting for a slot
@@ -113,7 +117,7 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 			queues[StatusSyncQueue(name)] = river.QueueConfig{MaxWorkers: cfg.StatusSyncWorkers}
 		}
 	}
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+	riverCfg := &river.Config{
 		Schema:               migrations.Schema,
 		Logger:               riverLogger(logger),
 		FetchPollInterval:    cfg.FetchPollInterval,
@@ -135,7 +139,12 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 				func() (river.JobArgs, *river.InsertOpts) { return HistoryArgs{}, nil },
 				&river.PeriodicJobOpts{ID: HistoryArgs{}.Kind(), RunOnStart: true}),
 		},
-	})
+	}
+	if cfg.SkipJobReindex {
+		// An empty list, unlike nil, leaves River nothing to reindex.
+		riverCfg.ReindexerIndexNames = []string{}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), riverCfg)
 	if err != nil {
 		return nil, fmt.Errorf("create job client: %w", err)
 	}

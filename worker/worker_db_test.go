@@ -48,12 +48,21 @@ type dbEnv struct {
 
 func newDBEnv(t *testing.T, reg registrar.Named) *dbEnv {
 	t.Helper()
-	pool := pgtest.NewPool(t)
 	simulator, err := sim.New(sim.DefaultConfig())
 	require.NoError(t, err)
 	if reg == nil {
 		reg = simulator
 	}
+	keySpec, err := secret.GenerateKey("k1")
+	require.NoError(t, err)
+	keyring, err := secret.ParseKeyring(keySpec)
+	require.NoError(t, err)
+	return newEnvOn(t, pgtest.NewPool(t), simulator, reg, keyring)
+}
+
+// newEnvOn builds a dbEnv on pool with reg as its registrar.
+func newEnvOn(t *testing.T, pool *pgxpool.Pool, simulator *sim.Sim, reg registrar.Named, keyring *secret.Keyring) *dbEnv {
+	t.Helper()
 	registry := prometheus.NewRegistry()
 	metrics := NewMetrics(registry)
 	cfg := DefaultSyncConfig()
@@ -61,10 +70,6 @@ func newDBEnv(t *testing.T, reg registrar.Named) *dbEnv {
 	st := store.New(pool)
 	adapters := NewAdapters([]registrar.Named{reg}, nil, metrics)
 	syncer, err := NewSyncer(st, adapters, cfg, metrics)
-	require.NoError(t, err)
-	keySpec, err := secret.GenerateKey("k1")
-	require.NoError(t, err)
-	keyring, err := secret.ParseKeyring(keySpec)
 	require.NoError(t, err)
 	transferCfg := DefaultTransferConfig()
 	transferCfg.ConfirmDelay = 0

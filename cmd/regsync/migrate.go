@@ -13,8 +13,13 @@ import (
 func runMigrate(ctx context.Context, c *cli, args []string) error {
 	fs := c.flagSet("migrate", "", "Apply River's and regsync's migrations to the database; running it again, or from two processes at once, is safe")
 	common := c.commonFlags(fs)
+	printRoles := fs.Bool("print-roles", false, "print, without connecting, the SQL an administrator runs once per cluster when the user running migrate may not create roles (CREATEROLE): regsync's group roles, and membership of MIGRATING_USER, to replace with that user, in regsync_migrator")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
+	}
+	if *printRoles {
+		fmt.Fprint(c.stdout, migrations.RoleStatements(""))
+		return nil
 	}
 	logger := c.logger(common)
 	pool, err := connect(ctx, common)

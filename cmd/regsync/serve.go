@@ -74,6 +74,14 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if err := st.SetRateLimits(ctx, *limits); err != nil {
 		return err
 	}
+	canReindex, err := st.CanReindexJobs(ctx)
+	if err != nil {
+		return err
+	}
+	if !canReindex {
+		cfg.SkipJobReindex = true
+		logger.Info("River's nightly reindex of its job table is off: this database user may not reindex it; reindex as regsync_migrator instead (README, Database roles)")
+	}
 	svc, err := newService(st, adapters, keyring, cfg, reg, logger)
 	if err != nil {
 		return err

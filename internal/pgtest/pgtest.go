@@ -9,8 +9,11 @@ package pgtest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -111,6 +114,75 @@ func NewPool(tb testing.TB) *pgxpool.Pool {
 	return pool
 }
 
+// NewLogin creates a login user for the test that is a member of roles
+// and nothing else, and returns a connection string for databaseURL's
+// database as that user. Roles belong to the whole cluster, which the
+// tests of all packages may share: each user has a name of its own, and
+// is dropped, with any privilege it was granted in the database, when the
+// test ends.
+func NewLogin(tb testing.TB, databaseURL string, roles ...string) string {
+	tb.Helper()
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		tb.Fatalf("pgtest: parse database URL: %v", err)
+	}
+	name := fmt.Sprintf("regsync_login_%d_%d_%s", os.Getpid(), dbCounter.Add(1), strings.ToLower(rand.Text()[:8]))
+	password := rand.Text()
+	create := "CREATE ROLE " + pgx.Identifier{name}.Sanitize() + " LOGIN PASSWORD '" + password + "'"
+	if len(roles) > 0 {
+		idents := make([]string, len(roles))
+		for i, r := range roles {
+			idents[i] = pgx.Identifier{r}.Sanitize()
+		}
+		create += " IN ROLE " + strings.Join(idents, ", ")
+	}
+	if err := execAdmin(context.Background(), create); err != nil {
+		tb.Fatalf("pgtest: create login user: %v", err)
+	}
+	tb.Cleanup(func() {
+		// DROP OWNED revokes what the user was granted in its database, so
+		// that DROP ROLE finds nothing depending on it.
+		admin := localpg.WithDatabase(adminURL, cfg.Database)
+		if err := execOn(context.Background(), admin, "DROP OWNED BY "+pgx.Identifier{name}.Sanitize()+"; DROP ROLE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			tb.Errorf("pgtest: drop login user: %v", err)
+		}
+	})
+	return withUser(databaseURL, name, password)
+}
+
+// LoginAs is [NewLogin] on pool's database with a pool logged in as the
+// new user, closed when the test ends.
+func LoginAs(tb testing.TB, pool *pgxpool.Pool, roles ...string) *pgxpool.Pool {
+	tb.Helper()
+	cfg, err := pgxpool.ParseConfig(NewLogin(tb, pool.Config().ConnString(), roles...))
+	if err != nil {
+		tb.Fatalf("pgtest: parse login URL: %v", err)
+	}
+	cfg.MaxConns = poolSize
+	login, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		tb.Fatalf("pgtest: open pool as %s: %v", cfg.ConnConfig.User, err)
+	}
+	tb.Cleanup(login.Close)
+	return login
+}
+
+// withUser returns conn, a URL or a keyword/value connection string,
+// logging in as user with password instead of its own user.
+func withUser(conn, user, password string) string {
+	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.User = url.UserPassword(user, password)
+		q := u.Query()
+		q.Del("user")
+		q.Del("password")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	// In a keyword/value string the last occurrence of a keyword wins; the
+	// user's name and password need no quoting.
+	return conn + " user=" + user + " password=" + password
+}
+
 func makeTemplate() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -129,8 +201,10 @@ func makeTemplate() (string, error) {
 	return name, nil
 }
 
-func execAdmin(ctx context.Context, sql string) error {
-	conn, err := pgx.Connect(ctx, adminURL)
+func execAdmin(ctx context.Context, sql string) error { return execOn(ctx, adminURL, sql) }
+
+func execOn(ctx context.Context, url, sql string) error {
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return err
 	}
