@@ -302,3 +302,39 @@ func TestWorkerChangesStateNotIdentity(t *testing.T) {
 		requireDenied(t, err, statement)
 	}
 }
+
+// TestTheWorkerKeepsHistoryOnlyThroughTheUpkeepFunctions checks that the
+// worker, as the leader runs, makes and drops history partitions through
+// the two upkeep functions, which run as the tables' owner, but cannot
+// create or drop a partition, or any table, itself; and that the reader
+// reads the partitioned history.
+func TestTheWorkerKeepsHistoryOnlyThroughTheUpkeepFunctions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	admin := pgtest.NewPool(t)
+	worker := pgtest.LoginAs(t, admin, migrations.WorkerRole)
+
+	var created int
+	require.NoError(t, worker.QueryRow(ctx, `SELECT regsync.ensure_history_partitions(6)`).Scan(&created))
+	require.Equal(t, 6, created, "three more months for each table")
+	var dropped int
+	require.NoError(t, worker.QueryRow(ctx, `SELECT count(*) FROM regsync.drop_history_partitions(now())`).Scan(&dropped))
+	require.Zero(t, dropped, "the first partition still holds this month")
+
+	_, err := worker.Exec(ctx, `CREATE TABLE regsync.status_sync_outcomes_2099_01 PARTITION OF regsync.status_sync_outcomes
+		FOR VALUES FROM ('2099-01-01') TO ('2099-02-01')`)
+	requireDenied(t, err, "create a partition")
+	var first string
+	require.NoError(t, admin.QueryRow(ctx, `SELECT partition FROM regsync.history_partitions ORDER BY range_end LIMIT 1`).Scan(&first))
+	_, err = worker.Exec(ctx, `DROP TABLE regsync.`+pgx.Identifier{first}.Sanitize())
+	require.Error(t, err, "drop a partition")
+
+	reader := pgtest.LoginAs(t, admin, migrations.ReaderRole)
+	var partitions int
+	require.NoError(t, reader.QueryRow(ctx, `SELECT count(*) FROM regsync.history_partitions`).Scan(&partitions))
+	require.Equal(t, 14, partitions)
+	_, err = reader.Exec(ctx, `SELECT count(*) FROM regsync.status_sync_outcomes`)
+	require.NoError(t, err)
+	_, err = reader.Exec(ctx, `SELECT regsync.ensure_history_partitions(12)`)
+	requireDenied(t, err, "the reader keeps no history")
+}

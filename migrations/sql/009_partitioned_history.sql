@@ -28,8 +28,11 @@ WHERE n.nspname = 'regsync' AND parent.relname IN ('status_sync_outcomes', 'tran
 -- partitions (UTC months) from the end of its last partition through the
 -- month months_ahead after the current one, and returns how many it
 -- created. Running it again creates nothing.
+-- It runs as its owner, the migrator role, since making a partition takes
+-- owning the table; the leader, running as the worker role, may only call
+-- it, and the names it makes are its own.
 CREATE FUNCTION regsync.ensure_history_partitions(months_ahead integer) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     history_table text;
     covered timestamptz;
@@ -53,10 +56,11 @@ $$;
 
 -- drop_history_partitions drops every history partition whose range ends
 -- at or before older_than, and returns what it dropped. Rows are never
--- deleted one by one: the append-only triggers still refuse that.
+-- deleted one by one: the append-only triggers still refuse that. It runs
+-- as its owner, as ensure_history_partitions does.
 CREATE FUNCTION regsync.drop_history_partitions(older_than timestamptz)
 RETURNS TABLE (history text, partition text, range_end timestamptz)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p record;
 BEGIN
@@ -114,3 +118,11 @@ SELECT regsync.partition_history('transfer_attempts', 'transfer_id');
 DROP FUNCTION regsync.partition_history(text, text);
 
 SELECT regsync.ensure_history_partitions(3);
+
+-- The partitioned tables are new: they take the grants the tables they
+-- replace had (see 008). Access through a parent checks only the
+-- parent's grants, so the partitions need none.
+GRANT SELECT, INSERT ON regsync.status_sync_outcomes, regsync.transfer_attempts TO regsync_worker;
+GRANT SELECT ON regsync.status_sync_outcomes, regsync.transfer_attempts TO regsync_reader;
+GRANT SELECT ON regsync.history_partitions TO regsync_worker, regsync_reader;
+GRANT EXECUTE ON FUNCTION regsync.ensure_history_partitions(integer), regsync.drop_history_partitions(timestamptz) TO regsync_worker;
