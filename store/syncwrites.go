@@ -49,7 +49,11 @@ func newSyncWrites(s *Store) *batcher[syncWrite, syncWritten] {
 // The rows are locked first: a write whose row is held by another writer
 // is skipped (reported as skipped) instead of holding up the whole
 // batch, and runs alone afterwards. An outcome of a job run that is
-// already recorded is not recorded again.
+// already recorded is not recorded again. Every write that changes a
+// domain's status, or confirms a guarded change, is published on the
+// channel regsync.status_changes as JSON: event (changed, unconfirmed,
+// confirmed, reverted), domain_id, from, to and outcome_id (null for a
+// guarded change applied before its double sync).
 var finishSyncsSQL = `
 	WITH input AS (
 		SELECT * FROM unnest($1::text[], $2::int8[], $3::bool[], $4::text[], $5::text[], $6::text[],
@@ -58,7 +62,8 @@ var finishSyncsSQL = `
 				settle, count_confirm_failure, synced, next_sync_at, set_expires_at, transferred_away)
 	),
 	locked AS (
-		SELECT d.id, (i.if_version = 0 OR d.version = i.if_version) AS matched, i.required
+		SELECT d.id, (i.if_version = 0 OR d.version = i.if_version) AS matched, i.required,
+			d.status AS old_status, d.unconfirmed_from_status AS old_unconfirmed_from
 		FROM regsync.domains d JOIN input i ON i.id = d.id
 		ORDER BY d.id
 		%s
@@ -100,7 +105,7 @@ var finishSyncsSQL = `
 			queued_at = CASE WHEN l.matched AND i.unconfirmed_from <> '' THEN d.queued_at END
 		FROM input i JOIN locked l ON l.id = i.id
 		WHERE d.id = i.id AND (l.matched OR NOT l.required)
-		RETURNING d.id
+		RETURNING d.id, d.status
 	),
 	recorded AS (
 		INSERT INTO regsync.status_sync_outcomes (` + outcomeColumns + `)
@@ -109,10 +114,32 @@ var finishSyncsSQL = `
 		JOIN locked l ON l.id = o.domain_id
 		WHERE o.when_matched = l.matched AND (l.matched OR NOT l.required)
 		ON CONFLICT (job_id, job_attempted_at) DO NOTHING
-		RETURNING domain_id
+		RETURNING id, domain_id
+	),
+	changes AS (
+		SELECT u.id, r.id AS outcome_id, u.status, CASE
+				WHEN i.unconfirmed_from <> '' THEN 'unconfirmed'
+				WHEN i.settle AND l.old_unconfirmed_from IS NOT NULL THEN 'confirmed'
+				WHEN u.status <> l.old_status AND l.old_unconfirmed_from IS NOT NULL THEN 'reverted'
+				WHEN u.status <> l.old_status THEN 'changed'
+			END AS event,
+			CASE WHEN i.settle THEN l.old_unconfirmed_from ELSE l.old_status END AS from_status
+		FROM updated u JOIN locked l ON l.id = u.id JOIN input i ON i.id = u.id
+		LEFT JOIN recorded r ON r.domain_id = u.id
+		WHERE l.matched
+	),
+	-- Other services learn of status changes when this transaction
+	-- commits, which is when PostgreSQL delivers notifications.
+	notified AS (
+		SELECT pg_notify('regsync.status_changes', json_build_object(
+			'event', event, 'domain_id', id, 'from', from_status, 'to', status, 'outcome_id', outcome_id)::text)
+		FROM changes WHERE event IS NOT NULL
 	)
 	SELECT i.id, l.id IS NULL, coalesce(l.matched, false), i.id IN (SELECT domain_id FROM recorded)
-	FROM input i LEFT JOIN locked l ON l.id = i.id`
+	FROM input i LEFT JOIN locked l ON l.id = i.id
+	-- A query that no result depends on is not run: count the
+	-- notifications so that they are sent.
+	WHERE (SELECT count(*) FROM notified) >= 0`
 
 // The two ways finishSyncsSQL locks: batches skip held rows, a write run
 // alone waits for its row up to the lock timeout.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -425,3 +426,68 @@ func TestRegistrationFactsRoundTrip(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestStatusChangesAreNotifiedOnCommit listens on regsync.status_changes
+// and checks that each write that changes a domain's status, and only
+// those, publishes one notification saying what happened: a change, a
+// guarded change applied and then confirmed, or applied and then
+// reverted.
+func TestStatusChangesAreNotifiedOnCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	st := store.New(pool)
+	require.NoError(t, st.AddDomains(ctx, []store.NewDomain{
+		{ID: "dom_a", Name: "a.example", Registrar: "sim", Status: registrar.StatusPending},
+		{ID: "dom_b", Name: "b.example", Registrar: "sim", Status: registrar.StatusActive},
+	}))
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	_, err = conn.Exec(ctx, `LISTEN "regsync.status_changes"`)
+	require.NoError(t, err)
+	next := func() map[string]any {
+		t.Helper()
+		waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		n, err := conn.Conn().WaitForNotification(waitCtx)
+		require.NoError(t, err)
+		var payload map[string]any
+		require.NoError(t, json.Unmarshal([]byte(n.Payload), &payload))
+		return payload
+	}
+	later := time.Now().Add(time.Hour)
+
+	// Unchanged: nothing. Changed: one, naming its outcome.
+	_, err = st.FinishSync(ctx, store.SyncUpdate{IfVersion: 1, Required: true, Synced: true, NextSyncAt: later},
+		outcome("dom_a", registrar.StatusPending, registrar.StatusPending))
+	require.NoError(t, err)
+	_, err = st.FinishSync(ctx, store.SyncUpdate{IfVersion: 1, Required: true, SetStatus: registrar.StatusActive, Synced: true, NextSyncAt: later},
+		outcome("dom_a", registrar.StatusPending, registrar.StatusActive))
+	require.NoError(t, err)
+	var outcomeID float64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT max(id) FROM regsync.status_sync_outcomes WHERE domain_id = 'dom_a'`).Scan(&outcomeID))
+	require.Equal(t, map[string]any{"event": "changed", "domain_id": "dom_a", "from": "pending", "to": "active", "outcome_id": outcomeID}, next(),
+		"the unchanged sync published nothing")
+
+	// A guarded change: applied unconfirmed, then confirmed.
+	require.NoError(t, st.MarkUnconfirmed(ctx, "dom_b", 1, registrar.StatusSuspended, store.Unconfirmed{From: registrar.StatusActive, Raw: "suspended"}))
+	require.Equal(t, map[string]any{"event": "unconfirmed", "domain_id": "dom_b", "from": "active", "to": "suspended", "outcome_id": nil}, next())
+	_, err = st.FinishSync(ctx, store.SyncUpdate{IfVersion: 2, Required: true, Settle: true, Synced: true, NextSyncAt: later},
+		outcome("dom_b", registrar.StatusActive, registrar.StatusSuspended))
+	require.NoError(t, err)
+	confirmed := next()
+	require.Equal(t, "confirmed", confirmed["event"])
+	require.Equal(t, []any{"active", "suspended"}, []any{confirmed["from"], confirmed["to"]})
+	require.NotNil(t, confirmed["outcome_id"])
+
+	// Applied again, then reverted.
+	require.NoError(t, st.MarkUnconfirmed(ctx, "dom_b", 2, registrar.StatusExpired, store.Unconfirmed{From: registrar.StatusSuspended, Raw: "expired"}))
+	require.Equal(t, "unconfirmed", next()["event"])
+	reverted := outcome("dom_b", registrar.StatusSuspended, registrar.StatusSuspended)
+	reverted.RevertAttempted, reverted.RevertSucceeded = true, true
+	_, err = st.FinishEither(ctx, store.SyncUpdate{IfVersion: 3, SetStatus: registrar.StatusSuspended, NextSyncAt: later}, reverted, reverted)
+	require.NoError(t, err)
+	got := next()
+	require.Equal(t, []any{"reverted", "expired", "suspended"}, []any{got["event"], got["from"], got["to"]})
+}
