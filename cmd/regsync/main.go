@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/regsync/regsync/internal/envconfig"
 	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/worker"
 )
@@ -325,13 +326,11 @@ func (m *ownSponsors) Set(v string) error {
 }
 
 func (c *cli) durationFlag(fs *flag.FlagSet, d *time.Duration, name, env, usage string) {
-	if v := c.getenv(env); v != "" {
-		parsed, err := time.ParseDuration(v)
-		c.envErr(env, err)
-		if err == nil {
-			*d = parsed
-		}
+	parsed, err := envconfig.Duration(c.getenv, env, *d)
+	if err != nil {
+		c.envErrs = append(c.envErrs, err)
 	}
+	*d = parsed
 	fs.DurationVar(d, name, *d, fmt.Sprintf("%s (env %s)", usage, env))
 }
 
@@ -373,12 +372,10 @@ func (l *statusList) Set(v string) error {
 // envInt returns the integer in the variable key, or fallback when it is
 // not set.
 func (c *cli) envInt(key string, fallback int) int {
-	v := c.getenv(key)
-	if v == "" {
-		return fallback
+	n, err := envconfig.Int(c.getenv, key, fallback)
+	if err != nil {
+		c.envErrs = append(c.envErrs, err)
 	}
-	n, err := strconv.Atoi(v)
-	c.envErr(key, err)
 	return n
 }
 

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 	"riverqueue.com/riverui"
 
+	"github.com/regsync/regsync/internal/envconfig"
 	"github.com/regsync/regsync/internal/httpapi"
 	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/registrar"
@@ -183,7 +184,7 @@ func (s *service) handler() http.Handler {
 
 // mountJobUI serves River's job UI under prefix, behind basic auth.
 func (s *service) mountJobUI(ctx context.Context, c *cli, prefix string, logger *zap.Logger) error {
-	password, err := factory.Secret(c.getenv, "REGSYNC_JOB_UI_PASSWORD")
+	password, err := envconfig.Secret(c.getenv, "REGSYNC_JOB_UI_PASSWORD")
 	if err != nil {
 		return fmt.Errorf("%w: the job UI needs a password: %v", errUsage, err)
 	}
@@ -357,12 +358,12 @@ func (l *rateLimits) Set(v string) error {
 // keyring reads the secret keys from REGSYNC_SECRET_KEY or
 // REGSYNC_SECRET_KEY_FILE; nil when neither is set.
 func (c *cli) keyring() (*secret.Keyring, error) {
-	if c.getenv("REGSYNC_SECRET_KEY") == "" && c.getenv("REGSYNC_SECRET_KEY_FILE") == "" {
-		return nil, nil
-	}
-	spec, err := factory.Secret(c.getenv, "REGSYNC_SECRET_KEY")
+	spec, err := envconfig.OptionalSecret(c.getenv, "REGSYNC_SECRET_KEY")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if spec == "" {
+		return nil, nil
 	}
 	keyring, err := secret.ParseKeyring(spec)
 	if err != nil {

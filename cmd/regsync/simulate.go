@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/regsync/regsync/registrar/factory"
+	"github.com/regsync/regsync/internal/envconfig"
 	"github.com/regsync/regsync/registrar/sim"
 )
 
@@ -23,7 +23,7 @@ func runSimulate(ctx context.Context, c *cli, args []string) error {
 	}
 	// The token clients must send comes from the environment, never a
 	// flag, so it does not show in the process list.
-	token, err := factory.Secret(c.getenv, "REGSYNC_SIM_TOKEN")
+	token, err := envconfig.Secret(c.getenv, "REGSYNC_SIM_TOKEN")
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

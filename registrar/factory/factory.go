@@ -8,11 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/regsync/regsync/internal/envconfig"
 	"github.com/regsync/regsync/registrar"
 	"github.com/regsync/regsync/registrar/epp"
 	"github.com/regsync/regsync/registrar/hostup"
@@ -21,10 +20,7 @@ import (
 	"github.com/regsync/regsync/registrar/sim"
 )
 
-// Getenv reads a configuration variable; os.Getenv in production.
-type Getenv func(key string) string
-
-var constructors = map[string]func(Getenv) (registrar.Named, error){
+var constructors = map[string]func(envconfig.Getenv) (registrar.Named, error){
 	"epp":     newEPP,
 	"hostup":  newHostup,
 	"hostway": newHostway,
@@ -40,7 +36,7 @@ func Names() []string { return []string{"epp", "hostup", "hostway", "rdap", "sim
 // assertion on the capability interfaces: the hostway adapter, for
 // example, is a [registrar.TransferResetter] and a
 // [registrar.TransferStatusReader] but reads no domain statuses.
-func New(names []string, getenv Getenv) ([]registrar.Named, error) {
+func New(names []string, getenv envconfig.Getenv) ([]registrar.Named, error) {
 	adapters := make([]registrar.Named, 0, len(names))
 	for _, name := range names {
 		newAdapter, ok := constructors[name]
@@ -58,15 +54,15 @@ func New(names []string, getenv Getenv) ([]registrar.Named, error) {
 
 // newHostup reads REGSYNC_HOSTUP_URL, REGSYNC_HOSTUP_TOKEN or
 // REGSYNC_HOSTUP_TOKEN_FILE, and REGSYNC_HOSTUP_TIMEOUT.
-func newHostup(getenv Getenv) (registrar.Named, error) {
+func newHostup(getenv envconfig.Getenv) (registrar.Named, error) {
 	cfg := hostup.DefaultConfig()
 	cfg.BaseURL = getenv("REGSYNC_HOSTUP_URL")
-	token, err := Secret(getenv, "REGSYNC_HOSTUP_TOKEN")
+	token, err := envconfig.Secret(getenv, "REGSYNC_HOSTUP_TOKEN")
 	if err != nil {
 		return nil, err
 	}
 	cfg.Token = token
-	if cfg.Timeout, err = duration(getenv, "REGSYNC_HOSTUP_TIMEOUT", cfg.Timeout); err != nil {
+	if cfg.Timeout, err = envconfig.Duration(getenv, "REGSYNC_HOSTUP_TIMEOUT", cfg.Timeout); err != nil {
 		return nil, err
 	}
 	return hostup.New(cfg)
@@ -74,15 +70,15 @@ func newHostup(getenv Getenv) (registrar.Named, error) {
 
 // newHostway reads REGSYNC_HOSTWAY_URL, REGSYNC_HOSTWAY_TOKEN or
 // REGSYNC_HOSTWAY_TOKEN_FILE, and REGSYNC_HOSTWAY_TIMEOUT.
-func newHostway(getenv Getenv) (registrar.Named, error) {
+func newHostway(getenv envconfig.Getenv) (registrar.Named, error) {
 	cfg := hostway.DefaultConfig()
 	cfg.BaseURL = getenv("REGSYNC_HOSTWAY_URL")
-	token, err := Secret(getenv, "REGSYNC_HOSTWAY_TOKEN")
+	token, err := envconfig.Secret(getenv, "REGSYNC_HOSTWAY_TOKEN")
 	if err != nil {
 		return nil, err
 	}
 	cfg.Token = token
-	if cfg.Timeout, err = duration(getenv, "REGSYNC_HOSTWAY_TIMEOUT", cfg.Timeout); err != nil {
+	if cfg.Timeout, err = envconfig.Duration(getenv, "REGSYNC_HOSTWAY_TIMEOUT", cfg.Timeout); err != nil {
 		return nil, err
 	}
 	return hostway.New(cfg)
@@ -91,10 +87,10 @@ func newHostway(getenv Getenv) (registrar.Named, error) {
 // newSim reads REGSYNC_SIM_LATENCY, REGSYNC_SIM_FAULT_RATE and
 // REGSYNC_SIM_SEED. An in-process simulator has no scripts, so every
 // domain is unknown to it; scripts come from the demo or tests.
-func newSim(getenv Getenv) (registrar.Named, error) {
+func newSim(getenv envconfig.Getenv) (registrar.Named, error) {
 	cfg := sim.DefaultConfig()
 	var err error
-	if cfg.Latency, err = duration(getenv, "REGSYNC_SIM_LATENCY", cfg.Latency); err != nil {
+	if cfg.Latency, err = envconfig.Duration(getenv, "REGSYNC_SIM_LATENCY", cfg.Latency); err != nil {
 		return nil, err
 	}
 	if v := getenv("REGSYNC_SIM_FAULT_RATE"); v != "" {
@@ -117,17 +113,15 @@ func newSim(getenv Getenv) (registrar.Named, error) {
 // REGSYNC_EPP_KEY_FILE (PEM), REGSYNC_EPP_SERVER_NAME,
 // REGSYNC_EPP_SESSIONS, REGSYNC_EPP_TIMEOUT and REGSYNC_EPP_KEEPALIVE.
 // The client holds sessions open: close it with [Close].
-func newEPP(getenv Getenv) (registrar.Named, error) {
+func newEPP(getenv envconfig.Getenv) (registrar.Named, error) {
 	cfg := epp.DefaultConfig()
 	cfg.Addr, cfg.ClientID = getenv("REGSYNC_EPP_ADDR"), getenv("REGSYNC_EPP_CLIENT_ID")
 	var err error
-	if cfg.Password, err = Secret(getenv, "REGSYNC_EPP_PASSWORD"); err != nil {
+	if cfg.Password, err = envconfig.Secret(getenv, "REGSYNC_EPP_PASSWORD"); err != nil {
 		return nil, err
 	}
-	if getenv("REGSYNC_EPP_NEW_PASSWORD") != "" || getenv("REGSYNC_EPP_NEW_PASSWORD_FILE") != "" {
-		if cfg.NewPassword, err = Secret(getenv, "REGSYNC_EPP_NEW_PASSWORD"); err != nil {
-			return nil, err
-		}
+	if cfg.NewPassword, err = envconfig.OptionalSecret(getenv, "REGSYNC_EPP_NEW_PASSWORD"); err != nil {
+		return nil, err
 	}
 	caFile, certFile, keyFile := getenv("REGSYNC_EPP_CA_FILE"), getenv("REGSYNC_EPP_CERT_FILE"), getenv("REGSYNC_EPP_KEY_FILE")
 	if caFile != "" || certFile != "" || keyFile != "" {
@@ -141,13 +135,13 @@ func newEPP(getenv Getenv) (registrar.Named, error) {
 		}
 		cfg.TLS.ServerName = name
 	}
-	if cfg.Sessions, err = integer(getenv, "REGSYNC_EPP_SESSIONS", cfg.Sessions); err != nil {
+	if cfg.Sessions, err = envconfig.Int(getenv, "REGSYNC_EPP_SESSIONS", cfg.Sessions); err != nil {
 		return nil, err
 	}
-	if cfg.Timeout, err = duration(getenv, "REGSYNC_EPP_TIMEOUT", cfg.Timeout); err != nil {
+	if cfg.Timeout, err = envconfig.Duration(getenv, "REGSYNC_EPP_TIMEOUT", cfg.Timeout); err != nil {
 		return nil, err
 	}
-	if cfg.KeepAlive, err = duration(getenv, "REGSYNC_EPP_KEEPALIVE", cfg.KeepAlive); err != nil {
+	if cfg.KeepAlive, err = envconfig.Duration(getenv, "REGSYNC_EPP_KEEPALIVE", cfg.KeepAlive); err != nil {
 		return nil, err
 	}
 	return epp.New(cfg)
@@ -158,20 +152,20 @@ func newEPP(getenv Getenv) (registrar.Named, error) {
 // REGSYNC_RDAP_BOOTSTRAP_REFRESH, a failed reload retried after
 // REGSYNC_RDAP_BOOTSTRAP_RETRY), REGSYNC_RDAP_OVERRIDES
 // (TLD=URL,...) and REGSYNC_RDAP_TIMEOUT. RDAP needs no account.
-func newRDAP(getenv Getenv) (registrar.Named, error) {
+func newRDAP(getenv envconfig.Getenv) (registrar.Named, error) {
 	cfg := rdap.DefaultConfig()
 	cfg.Bootstrap = getenv("REGSYNC_RDAP_BOOTSTRAP")
 	var err error
-	if cfg.BootstrapRefresh, err = duration(getenv, "REGSYNC_RDAP_BOOTSTRAP_REFRESH", cfg.BootstrapRefresh); err != nil {
+	if cfg.BootstrapRefresh, err = envconfig.Duration(getenv, "REGSYNC_RDAP_BOOTSTRAP_REFRESH", cfg.BootstrapRefresh); err != nil {
 		return nil, err
 	}
-	if cfg.BootstrapRetry, err = duration(getenv, "REGSYNC_RDAP_BOOTSTRAP_RETRY", cfg.BootstrapRetry); err != nil {
+	if cfg.BootstrapRetry, err = envconfig.Duration(getenv, "REGSYNC_RDAP_BOOTSTRAP_RETRY", cfg.BootstrapRetry); err != nil {
 		return nil, err
 	}
 	if cfg.Overrides, err = rdap.ParseOverrides(getenv("REGSYNC_RDAP_OVERRIDES")); err != nil {
 		return nil, fmt.Errorf("REGSYNC_RDAP_OVERRIDES: %w", err)
 	}
-	if cfg.Timeout, err = duration(getenv, "REGSYNC_RDAP_TIMEOUT", cfg.Timeout); err != nil {
+	if cfg.Timeout, err = envconfig.Duration(getenv, "REGSYNC_RDAP_TIMEOUT", cfg.Timeout); err != nil {
 		return nil, err
 	}
 	return rdap.New(cfg)
@@ -186,53 +180,4 @@ func Close(adapters []registrar.Named) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Secret reads a secret from the variable key, or from the file named by
-// key_FILE (trailing newlines trimmed). Setting both is an error. The
-// secret itself never appears in an error.
-func Secret(getenv Getenv, key string) (string, error) {
-	value, file := getenv(key), getenv(key+"_FILE")
-	switch {
-	case value != "" && file != "":
-		return "", fmt.Errorf("set %s or %s_FILE, not both", key, key)
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("%s_FILE: %w", key, err)
-		}
-		secret := strings.TrimRight(string(b), "\r\n")
-		if secret == "" {
-			return "", fmt.Errorf("%s_FILE: file %s is empty", key, file)
-		}
-		return secret, nil
-	case value != "":
-		return value, nil
-	default:
-		return "", errors.New(key + " is not set")
-	}
-}
-
-func integer(getenv Getenv, key string, fallback int) (int, error) {
-	v := getenv(key)
-	if v == "" {
-		return fallback, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", key, err)
-	}
-	return n, nil
-}
-
-func duration(getenv Getenv, key string, fallback time.Duration) (time.Duration, error) {
-	v := getenv(key)
-	if v == "" {
-		return fallback, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", key, err)
-	}
-	return d, nil
 }
