@@ -57,6 +57,9 @@ type Outcome struct {
 	// TransferredAway: the read found the domain held by another
 	// registrar, or unknown to its own.
 	TransferredAway bool `json:"-"`
+	// DryRun: the sync changed nothing; the other fields say what it would
+	// have done.
+	DryRun bool `json:"-"`
 	// JobID is the River job that ran the sync; zero for a sync run from
 	// the command line.
 	JobID   int64 `json:"-"`
@@ -76,7 +79,7 @@ const outcomeColumns = `domain_id, domain_name, registrar, previous_status, new_
 	revert_attempted, revert_succeeded, revert_error,
 	double_sync_attempted, double_sync_succeeded, double_sync_error,
 	raw_status_first, raw_status_second, registrar_request_id,
-	confirm_source, confirm_fallback, sponsor, expires_at_before, expires_at_after, expiry_error, transferred_away,
+	confirm_source, confirm_fallback, sponsor, expires_at_before, expires_at_after, expiry_error, transferred_away, dry_run,
 	job_id, attempt, job_attempted_at, started_at, finished_at`
 
 // outcomeColumnTypes are the SQL types of outcomeColumns, in order.
@@ -86,7 +89,7 @@ var outcomeColumnTypes = []string{
 	"bool", "bool", "text",
 	"bool", "bool", "text",
 	"text", "text", "text",
-	"text", "text", "text", "timestamptz", "timestamptz", "text", "bool",
+	"text", "text", "text", "timestamptz", "timestamptz", "text", "bool", "bool",
 	"int8", "int4", "timestamptz", "timestamptz", "timestamptz",
 }
 
@@ -111,7 +114,7 @@ func outcomeArgs(o Outcome) []any {
 		cleanText(o.RawStatusFirst, registrar.MaxRawBytes), cleanText(o.RawStatusSecond, registrar.MaxRawBytes),
 		cleanText(o.RegistrarRequestID, registrar.MaxIDBytes),
 		o.ConfirmSource, cleanMessage(o.ConfirmFallback), cleanText(o.Sponsor, registrar.MaxIDBytes),
-		o.ExpiresAtBefore, o.ExpiresAtAfter, cleanMessage(o.ExpiryError), o.TransferredAway,
+		o.ExpiresAtBefore, o.ExpiresAtAfter, cleanMessage(o.ExpiryError), o.TransferredAway, o.DryRun,
 		jobID, o.Attempt, runStart, o.StartedAt, o.FinishedAt,
 	}
 }
@@ -138,7 +141,7 @@ func scanOutcome(row pgx.Row) (Outcome, error) {
 		&o.RevertAttempted, &o.RevertSucceeded, &o.RevertError,
 		&o.DoubleSyncAttempted, &o.DoubleSyncSucceeded, &o.DoubleSyncError,
 		&o.RawStatusFirst, &o.RawStatusSecond, &o.RegistrarRequestID,
-		&o.ConfirmSource, &o.ConfirmFallback, &o.Sponsor, &o.ExpiresAtBefore, &o.ExpiresAtAfter, &o.ExpiryError, &o.TransferredAway,
+		&o.ConfirmSource, &o.ConfirmFallback, &o.Sponsor, &o.ExpiresAtBefore, &o.ExpiresAtAfter, &o.ExpiryError, &o.TransferredAway, &o.DryRun,
 		&jobID, &o.Attempt, &o.JobAttemptedAt, &o.StartedAt, &o.FinishedAt)
 	if jobID != nil {
 		o.JobID = *jobID

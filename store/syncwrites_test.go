@@ -386,6 +386,7 @@ func TestRegistrationFactsRoundTrip(t *testing.T) {
 	first.TransferredAway = true
 	first.ConfirmSource, first.ConfirmFallback = ptr("rdap"), ptr("rdap cannot confirm cancelled")
 	first.ExpiryError = ptr("not applied")
+	first.DryRun = true
 	_, err := st.FinishSync(ctx, store.SyncUpdate{
 		IfVersion: 1, Required: true, Synced: true, SetExpiresAt: &expires, TransferredAway: store.SeenTransferredAway, NextSyncAt: time.Now(),
 	}, first)
@@ -416,12 +417,12 @@ func TestRegistrationFactsRoundTrip(t *testing.T) {
 	var (
 		source, fallback, sponsor, expiryError string
 		after                                  time.Time
-		away                                   bool
+		away, dryRun                           bool
 	)
-	require.NoError(t, pool.QueryRow(ctx, `SELECT confirm_source, confirm_fallback, sponsor, expires_at_after, expiry_error, transferred_away
-		FROM regsync.status_sync_outcomes WHERE domain_id = 'dom_reg' ORDER BY id LIMIT 1`).Scan(&source, &fallback, &sponsor, &after, &expiryError, &away))
-	require.Equal(t, []any{"rdap", "rdap cannot confirm cancelled", "Other\uFFFDRegistrar", "not applied", true},
-		[]any{source, fallback, sponsor, expiryError, away}, "registrar text is cleaned on its way in")
+	require.NoError(t, pool.QueryRow(ctx, `SELECT confirm_source, confirm_fallback, sponsor, expires_at_after, expiry_error, transferred_away, dry_run
+		FROM regsync.status_sync_outcomes WHERE domain_id = 'dom_reg' ORDER BY id LIMIT 1`).Scan(&source, &fallback, &sponsor, &after, &expiryError, &away, &dryRun))
+	require.Equal(t, []any{"rdap", "rdap cannot confirm cancelled", "Other\uFFFDRegistrar", "not applied", true, true},
+		[]any{source, fallback, sponsor, expiryError, away, dryRun}, "registrar text is cleaned on its way in")
 	require.True(t, expires.Equal(after))
 }
 

@@ -84,8 +84,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		statusSyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_status_sync_total",
-			Help: "Status syncs by registrar and result (unchanged, changed, reverted, revert_failed, error).",
-		}, []string{"registrar", "result"}),
+			Help: "Status syncs by registrar, result (unchanged, changed, reverted, revert_failed, error) and whether it was a dry run, which changes nothing and counts what it would have done.",
+		}, []string{"registrar", "result", "dry_run"}),
 		statusTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regsync_status_transitions_total",
 			Help: "Domain status changes made by status syncs and left in place, by previous and new status.",
@@ -201,7 +201,8 @@ func (m *Metrics) Init(adapters Adapters) {
 			m.syncRestarts.WithLabelValues(name)
 			m.registrarDuration.WithLabelValues(name, "read_status", "ok")
 			for _, result := range syncResults {
-				m.statusSyncs.WithLabelValues(name, result)
+				m.statusSyncs.WithLabelValues(name, result, "false")
+				m.statusSyncs.WithLabelValues(name, result, "true")
 			}
 		}
 		if a.Resetter != nil {

@@ -369,3 +369,84 @@ func TestANotFoundDomainNeverSyncedIsNotTransferredAway(t *testing.T) {
 	require.False(t, o.TransferredAway)
 	require.False(t, o.SyncSuccess)
 }
+
+// TestADryRunRecordsWhatItWouldDoAndChangesNothing runs dry-run syncs of
+// every kind and checks that each records what a live sync would have
+// done, flagged as a dry run, while the domain keeps its status, version
+// and expiry date; and that a registrar not in dry-run mode syncs live.
+func TestADryRunRecordsWhatItWouldDoAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	expiry := time.Date(2027, 5, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		status    registrar.Status
+		reads     []answer
+		check     func(t *testing.T, o store.Outcome)
+		wantReads int
+	}{
+		{"would change", registrar.StatusPending, []answer{{reading: registrar.StatusReading{Raw: "active", Status: registrar.StatusActive, ExpiresAt: expiry}}},
+			func(t *testing.T, o store.Outcome) {
+				require.True(t, o.StatusChanged)
+				require.Equal(t, registrar.StatusActive, o.NewStatus)
+				require.Equal(t, expiry, *o.ExpiresAtAfter, "the date it would apply")
+				require.Equal(t, "Dry run: the status would be updated from pending to active.", *o.Info)
+			}, 1},
+		{"would confirm a guarded change", registrar.StatusActive, []answer{reading(registrar.StatusSuspended)},
+			func(t *testing.T, o store.Outcome) {
+				require.True(t, o.DoubleSyncAttempted && o.DoubleSyncSucceeded)
+				require.Equal(t, registrar.StatusSuspended, o.NewStatus)
+				require.Equal(t, "registrar", *o.ConfirmSource)
+			}, 2},
+		{"would revert a contradicted change", registrar.StatusActive, []answer{reading(registrar.StatusExpired), reading(registrar.StatusActive)},
+			func(t *testing.T, o store.Outcome) {
+				require.True(t, o.RevertAttempted && o.RevertSucceeded)
+				require.False(t, o.StatusChanged)
+				require.Equal(t, `registrar reported "expired", then registrar reported "active"`, *o.DoubleSyncError)
+			}, 2},
+		{"would keep", registrar.StatusActive, []answer{reading(registrar.StatusActive)},
+			func(t *testing.T, o store.Outcome) {
+				require.False(t, o.StatusChanged)
+				require.Equal(t, `Dry run: the status active would be kept; the registrar reported "active".`, *o.Info)
+			}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+			d := activeDomain()
+			d.Status = tt.status
+			st := &memoryStore{domain: d}
+			reg := &readingsRegistrar{name: "registrar", next: tt.reads}
+			syncer, metrics := newRegistrySyncer(t, st, reg, nil, &now, func(c *SyncConfig) {
+				c.ConfirmVia = nil
+				c.DryRun = []string{"registrar"}
+			})
+
+			o, err := syncer.Sync(context.Background(), "dom_1", Run{JobID: 1})
+			require.NoError(t, err, "a dry run never gives its job back for a double sync")
+			require.True(t, o.DryRun)
+			require.True(t, o.SyncSuccess)
+			tt.check(t, o)
+			require.Equal(t, tt.wantReads, reg.reads)
+			require.Equal(t, tt.status, st.domain.Status, "the domain keeps its status")
+			require.Equal(t, int64(1), st.domain.Version)
+			require.Nil(t, st.domain.Unconfirmed)
+			require.Nil(t, st.domain.ExpiresAt, "no expiry date is applied")
+			require.NotNil(t, st.domain.LastSyncedAt, "the sync times are kept, so that the sweep moves on")
+			require.Equal(t, 1.0, testutil.ToFloat64(metrics.statusSyncs.WithLabelValues("registrar", Result(o), "true")))
+			require.Zero(t, testutil.CollectAndCount(metrics.statusTransitions), "a dry run changes no status")
+		})
+	}
+
+	// Another registrar syncs live.
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	d := activeDomain()
+	d.Status = registrar.StatusPending
+	st := &memoryStore{domain: d}
+	syncer, _ := newRegistrySyncer(t, st, &readingsRegistrar{name: "registrar", next: []answer{reading(registrar.StatusActive)}}, nil, &now,
+		func(c *SyncConfig) { c.ConfirmVia, c.DryRun = nil, []string{"hostup"} })
+	o, err := syncer.Sync(context.Background(), "dom_1", Run{JobID: 1})
+	require.NoError(t, err)
+	require.False(t, o.DryRun)
+	require.Equal(t, registrar.StatusActive, st.domain.Status)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/regsync/regsync/registrar"
@@ -63,6 +64,15 @@ type SyncConfig struct {
 	// transferred away a later sync must find the same before the domain
 	// is set to cancelled.
 	TransferredAwayAfter time.Duration
+	// DryRun names the registrars whose syncs only record what they would
+	// change, flagged as dry runs, and change no domain; "all" names every
+	// registrar. See [Syncer.dryRun].
+	DryRun []string
+}
+
+// dryRun reports whether syncs of the registrar are dry runs.
+func (c SyncConfig) dryRun(registrar string) bool {
+	return slices.Contains(c.DryRun, "all") || slices.Contains(c.DryRun, registrar)
 }
 
 // DefaultSyncConfig returns the documented defaults.
@@ -337,6 +347,9 @@ func (s *Syncer) syncOnce(ctx context.Context, reg registrar.Registrar, d store.
 		o.RawStatusFirst = &reading.Raw
 		o.Sponsor = nonEmpty(reading.Sponsor)
 	}
+	if s.cfg.dryRun(d.Registrar) {
+		return s.dryRun(ctx, reg, d, o, reading, err)
+	}
 	if why, away := transferredAway(s.cfg, d, reading, err); away {
 		return s.finishTransferredAway(ctx, d, o, why)
 	}
@@ -391,7 +404,7 @@ func (s *Syncer) confirm(ctx context.Context, reg registrar.Registrar, d store.D
 	o.SyncSuccess = true
 	o.DoubleSyncAttempted = true
 
-	read := s.readAgain(ctx, reg, d)
+	read := s.readAgain(ctx, reg, d, d.Status, change.Failures)
 	second, err := read.reading, read.err
 	o.ConfirmSource, o.ConfirmFallback = &read.source, nonEmpty(read.fallback)
 	if err != nil && ctx.Err() != nil {
@@ -489,30 +502,106 @@ type confirmingRead struct {
 	fallback string
 }
 
-// readAgain makes the confirming read of d's unconfirmed change: through
-// the second opinion configured for d's registrar, as
-// [decideSecondOpinion] judges it, and through reg, as
-// [decideConfirmation] judges it, when there is none or it cannot tell.
-func (s *Syncer) readAgain(ctx context.Context, reg registrar.Registrar, d store.Domain) confirmingRead {
+// readAgain makes the confirming read of a change of d to applied, whose
+// confirming reads failed failures times before: through the second
+// opinion configured for d's registrar, as [decideSecondOpinion] judges
+// it, and through reg, as [decideConfirmation] judges it, when there is
+// none or it cannot tell.
+func (s *Syncer) readAgain(ctx context.Context, reg registrar.Registrar, d store.Domain, applied registrar.Status, failures int) confirmingRead {
 	domain := registrar.Domain{ID: d.ID, Name: d.Name}
 	var fallback string
 	if via, ok := s.cfg.ConfirmVia[d.Registrar]; ok {
 		// NewSyncer checked that the adapter is configured.
 		viaReader, _ := s.adapters.statusReader(via)
 		reading, err := viaReader.ReadStatus(ctx, domain)
-		verdict := decideSecondOpinion(d.Status, reading, err, d.Unconfirmed.Failures, s.cfg.MaxConfirmFailures, s.now())
+		verdict := decideSecondOpinion(applied, reading, err, failures, s.cfg.MaxConfirmFailures, s.now())
 		if verdict != confirmCannotTell {
 			return confirmingRead{reading: reading, err: err, verdict: verdict, source: via}
 		}
 		s.metrics.doubleSyncFallbacks.WithLabelValues(d.Registrar, via).Inc()
-		fallback = fmt.Sprintf("%s cannot confirm %s: it reported %q", via, d.Status, reading.Raw)
+		fallback = fmt.Sprintf("%s cannot confirm %s: it reported %q", via, applied, reading.Raw)
 		if err != nil {
-			fallback = fmt.Sprintf("%s cannot confirm %s: %v", via, d.Status, err)
+			fallback = fmt.Sprintf("%s cannot confirm %s: %v", via, applied, err)
 		}
 	}
 	reading, err := reg.ReadStatus(ctx, domain)
-	verdict := decideConfirmation(d.Status, reading, err, d.Unconfirmed.Failures, s.cfg.MaxConfirmFailures)
+	verdict := decideConfirmation(applied, reading, err, failures, s.cfg.MaxConfirmFailures)
 	return confirmingRead{reading: reading, err: err, verdict: verdict, source: d.Registrar, fallback: fallback}
+}
+
+// dryRun records what a sync of d that read reading (or err) would do, as
+// the live sync would decide it, flagged as a dry run, and changes nothing
+// of d but its sync times. A guarded change is double-checked there and
+// then: the run waits the double-sync delay holding its worker, since no
+// unconfirmed change is left on the domain for a later run to finish. An
+// unconfirmed change applied before dry runs were turned on is finished
+// by the live path, so that none is left behind.
+func (s *Syncer) dryRun(ctx context.Context, reg registrar.Registrar, d store.Domain, o store.Outcome, reading registrar.StatusReading, err error) (store.Outcome, error) {
+	o.DryRun = true
+	// Bookkeeping only: no status, expiry date or transferred-away mark.
+	keepDomain := func(u store.SyncUpdate) store.SyncUpdate {
+		u.SetExpiresAt, u.TransferredAway = nil, store.KeepTransferredAway
+		return u
+	}
+	synced := store.SyncUpdate{Synced: true, NextSyncAt: s.nextSync(d)}
+	if why, away := transferredAway(s.cfg, d, reading, err); away {
+		o.SyncSuccess, o.TransferredAway = true, true
+		o.Info = text(fmt.Sprintf("Dry run: the domain looks transferred away: %s. A live sync would set it to cancelled once a sync %s later finds the same.",
+			why, s.cfg.TransferredAwayAfter))
+		return s.finish(ctx, synced, o)
+	}
+	switch decideFirstRead(s.cfg, d.Status, reading, err) {
+	case readFailed:
+		return s.finishWithError(ctx, o, err)
+	case readUnrecognised:
+		o.Error = text(fmt.Sprintf("unrecognised registrar status %q", reading.Raw))
+		return s.finish(ctx, store.SyncUpdate{NextSyncAt: s.after(s.cfg.RetryAfterError)}, o)
+	case readKeptSticky, readUnchanged:
+		o.SyncSuccess = true
+		o.Info = text(fmt.Sprintf("Dry run: the status %s would be kept; the registrar reported %q.", d.Status, reading.Raw))
+		return s.finish(ctx, keepDomain(s.withRegistration(d, reading, synced, &o)), o)
+	case readChanged:
+		o.SyncSuccess = true
+		o.NewStatus, o.StatusChanged, o.StatusChangedToActive = reading.Status, true, reading.Status == registrar.StatusActive
+		o.Info = text(fmt.Sprintf("Dry run: the status would be updated from %s to %s.", d.Status, reading.Status))
+		return s.finish(ctx, keepDomain(s.withRegistration(d, reading, synced, &o)), o)
+	}
+
+	// A guarded change: double-check it now.
+	o.SyncSuccess = true
+	o.NewStatus, o.StatusChanged, o.StatusChangedToActive = reading.Status, true, reading.Status == registrar.StatusActive
+	o.DoubleSyncAttempted = true
+	if err := sleep(ctx, s.cfg.DoubleSyncDelay); err != nil {
+		return store.Outcome{}, err
+	}
+	read := s.readAgain(ctx, reg, d, reading.Status, 0)
+	if read.err != nil && ctx.Err() != nil {
+		return store.Outcome{}, read.err
+	}
+	o.ConfirmSource, o.ConfirmFallback = &read.source, nonEmpty(read.fallback)
+	if read.err == nil {
+		o.RawStatusSecond = &read.reading.Raw
+	}
+	switch read.verdict {
+	case confirmConfirmed:
+		s.metrics.doubleSyncs.WithLabelValues(doubleSyncConfirmed).Inc()
+		o.DoubleSyncSucceeded = true
+		o.Info = text(fmt.Sprintf("Dry run: the status would be updated from %s to %s after a confirming double sync.", d.Status, reading.Status))
+		return s.finish(ctx, keepDomain(s.withRegistration(d, read.reading, synced, &o)), o)
+	case confirmContradicted:
+		s.metrics.doubleSyncs.WithLabelValues(doubleSyncContradicted).Inc()
+		o.DoubleSyncError = text(fmt.Sprintf("%s reported %q, then %s reported %q", d.Registrar, reading.Raw, read.source, read.reading.Raw))
+		o.RevertAttempted, o.RevertSucceeded = true, true
+		o.NewStatus, o.StatusChanged, o.StatusChangedToActive = d.Status, false, false
+		o.Info = text(fmt.Sprintf("Dry run: the change to %s would be applied and then reverted: the confirming read contradicted it.", reading.Status))
+	case confirmNotYet:
+		o.DoubleSyncError = text(fmt.Sprintf("%s has not seen the change yet: it reported %q", read.source, read.reading.Raw))
+		o.Info = text(fmt.Sprintf("Dry run: the change to %s would be applied and confirmed again for up to %s.", reading.Status, s.cfg.SecondOpinionLag))
+	default: // a failed or deferred confirming read
+		o.DoubleSyncError = text(fmt.Sprintf("the confirming read failed: %v", read.err))
+		o.Info = text(fmt.Sprintf("Dry run: the change to %s would be applied and its confirming read retried.", reading.Status))
+	}
+	return s.finish(ctx, synced, o)
 }
 
 // withRegistration adds to the last write of a sync that read reading
@@ -596,9 +685,13 @@ func (s *Syncer) finishWithError(ctx context.Context, o store.Outcome, cause err
 	return recorded, cause
 }
 
-// count updates the per-sync metrics from a recorded outcome.
+// count updates the per-sync metrics from a recorded outcome. A dry run
+// counts as a sync, labelled as such, and changes nothing else.
 func (s *Syncer) count(o store.Outcome) {
-	s.metrics.statusSyncs.WithLabelValues(o.Registrar, Result(o)).Inc()
+	s.metrics.statusSyncs.WithLabelValues(o.Registrar, Result(o), strconv.FormatBool(o.DryRun)).Inc()
+	if o.DryRun {
+		return
+	}
 	if o.SyncSuccess && o.StatusChanged {
 		s.metrics.statusTransitions.WithLabelValues(string(o.PreviousStatus), string(o.NewStatus)).Inc()
 	}

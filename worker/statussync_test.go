@@ -462,7 +462,7 @@ func TestSync(t *testing.T) {
 				require.NotNil(t, st.domain.Unconfirmed, "the change stays unconfirmed for the next run")
 				require.Equal(t, tt.wantUnconfirmed, st.domain.Unconfirmed.Failures)
 			}
-			require.Equal(t, 1.0, testutil.ToFloat64(metrics.statusSyncs.WithLabelValues("scripted", tt.wantResult)))
+			require.Equal(t, 1.0, testutil.ToFloat64(metrics.statusSyncs.WithLabelValues("scripted", tt.wantResult, "false")))
 			require.Equal(t, tt.wantResult, Result(got))
 		})
 	}

@@ -643,7 +643,7 @@ func TestMetricsLint(t *testing.T) {
 	}{
 		{"regsync_double_sync_total", []string{"confirmed"}},
 		{"regsync_double_sync_total", []string{"interrupted"}},
-		{"regsync_status_sync_total", []string{"sim", "reverted"}},
+		{"regsync_status_sync_total", []string{"false", "sim", "reverted"}}, // labels sort by name
 		{"regsync_status_transitions_total", []string{"active", "expired"}},
 		{"regsync_transfer_reset_total", []string{"sim", "forbidden"}},
 		{"regsync_registrar_access_errors_total", []string{"credentials_refused", "sim"}}, // labels sort by name

@@ -210,8 +210,38 @@ func (c *cli) workerFlags(fs *flag.FlagSet, cfg *worker.Config) {
 		"REGISTRAR=SPONSOR,...: the provider's own sponsor ids (EPP clID, RDAP registrar IANA id) per adapter; a read naming another finds the domain transferred away")
 	c.durationFlag(fs, &cfg.Sync.TransferredAwayAfter, "transferred-away-after", "REGSYNC_TRANSFERRED_AWAY_AFTER",
 		"how long after a domain is first found transferred away a later sync must find the same before it is set to cancelled")
+	c.mapFlag(fs, (*dryRunList)(&cfg.Sync.DryRun), "dry-run", "REGSYNC_DRY_RUN",
+		"record what syncs would change and change no domain: alone for every registrar, or =REGISTRAR,... for those")
 	c.mapFlag(fs, (*retention)(&cfg.History.Retention), "outcome-retention", "REGSYNC_OUTCOME_RETENTION",
 		"how long sync outcomes and transfer attempts are kept, e.g. 400d; older monthly partitions are dropped whole (0: keep everything)")
+}
+
+// dryRunList is the value of --dry-run: "all" (the flag alone, or true)
+// or registrar names.
+type dryRunList []string
+
+func (l *dryRunList) String() string { return strings.Join(*l, ",") }
+
+// IsBoolFlag lets --dry-run stand alone, for every registrar.
+func (l *dryRunList) IsBoolFlag() bool { return true }
+
+func (l *dryRunList) Set(v string) error {
+	switch v {
+	case "true", "all":
+		*l = dryRunList{"all"}
+		return nil
+	case "false", "":
+		*l = nil
+		return nil
+	}
+	var names dryRunList
+	for name := range strings.SplitSeq(v, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			names = append(names, name)
+		}
+	}
+	*l = names
+	return nil
 }
 
 // retention is a duration that also takes whole days, "400d", as

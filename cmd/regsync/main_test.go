@@ -111,6 +111,11 @@ func TestUsage(t *testing.T) {
 	var via confirmVia
 	require.NoError(t, via.Set("hostup:rdap, epp : rdap"))
 	require.Equal(t, confirmVia{"hostup": "rdap", "epp": "rdap"}, via)
+	var dry dryRunList
+	require.NoError(t, dry.Set("true"))
+	require.Equal(t, dryRunList{"all"}, dry, "--dry-run alone is every registrar")
+	require.NoError(t, dry.Set("hostup, epp"))
+	require.Equal(t, dryRunList{"hostup", "epp"}, dry)
 	var own ownSponsors
 	require.NoError(t, own.Set("rdap=1234,epp=ClientX,rdap=5678"))
 	require.Equal(t, ownSponsors{"rdap": {"1234", "5678"}, "epp": {"ClientX"}}, own)
@@ -254,7 +259,7 @@ func TestServe(t *testing.T) {
 	// The start-up sweep syncs the due domain; the metrics say so.
 	require.Eventually(t, func() bool {
 		_, metrics := get(t, base+"/metrics")
-		return strings.Contains(metrics, `regsync_status_sync_total{registrar="hostup",result="changed"} 1`)
+		return strings.Contains(metrics, `regsync_status_sync_total{dry_run="false",registrar="hostup",result="changed"} 1`)
 	}, 30*time.Second, 50*time.Millisecond)
 	_, metrics := get(t, base+"/metrics")
 	for _, want := range []string{
