@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/regsync/regsync/internal/httpapi"
 	"github.com/regsync/regsync/store"
@@ -29,7 +31,12 @@ import (
 var registrations = []func(prometheus.Registerer){
 	func(r prometheus.Registerer) { worker.NewMetrics(r) },
 	func(r prometheus.Registerer) { r.MustRegister(worker.NewDatabaseCollector(nil, time.Second)) },
-	func(r prometheus.Registerer) { must(httpapi.New(httpapi.Config{Store: store.New(nil), Registerer: r})) },
+	func(r prometheus.Registerer) {
+		// Registering the API's metrics needs neither a database nor jobs.
+		jobs, err := river.NewClient(riverpgxv5.New(nil), &river.Config{})
+		must(jobs, err)
+		must(httpapi.New(httpapi.Config{Store: store.New(nil), Jobs: jobs, Registerer: r}))
+	},
 }
 
 func must[T any](_ T, err error) {

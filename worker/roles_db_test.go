@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -59,21 +60,23 @@ func TestWorkerRoleRunsSyncsAndRetries(t *testing.T) {
 	require.NoError(t, w.store.SetRateLimits(ctx, []store.RateLimit{{Registrar: "sim", RequestsPerSecond: 1, Burst: 1}}))
 	cfg := testConfig()
 	cfg.SkipJobReindex = true
-	w.startClient(t, cfg)
+	client := w.startClient(t, cfg)
 	w.waitForJobs(t)
 
 	// The HTTP API's transfer reset with a new authInfo, then its retry.
 	_, err = w.store.RequestReset(ctx, w.keyring, store.ResetRequest{TransferID: "trf_auth", AuthInfo: "New-Code-42"})
 	require.NoError(t, err)
 	// The HTTP API's status sync: enqueue, find the job, wait for its outcome.
-	_, _, err = w.store.EnqueueStatusSync(ctx, "dom_new")
+	jobID, inserted, err := w.store.EnqueueStatusSync(ctx, "dom_new")
 	require.NoError(t, err)
-	job, err := w.store.PendingStatusSync(ctx, "dom_new")
-	require.NoError(t, err)
-	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	output, err := w.store.WaitForOutput(waitCtx, job)
-	require.NoError(t, err)
+	require.True(t, inserted, "no sync of the domain was pending")
+	var output []byte
+	require.Eventually(t, func() bool {
+		job, err := client.JobGet(ctx, jobID)
+		require.NoError(t, err)
+		output = job.Output()
+		return job.State == rivertype.JobStateCompleted
+	}, time.Minute, 20*time.Millisecond)
 	var outcome store.Outcome
 	require.NoError(t, json.Unmarshal(output, &outcome))
 	require.True(t, outcome.SyncSuccess)

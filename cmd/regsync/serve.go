@@ -279,7 +279,7 @@ func (s *service) serve(ctx context.Context, listener net.Listener, logger *zap.
 // mountAPI serves regsync's HTTP API on listener.
 func (s *service) mountAPI(listener net.Listener, st *store.Store, keyring *secret.Keyring, syncTimeout time.Duration, logger *zap.Logger) error {
 	api, err := httpapi.New(httpapi.Config{
-		Store: st, Keyring: keyring, Logger: logger.Named("api"), Registerer: s.reg, SyncTimeout: syncTimeout,
+		Store: st, Jobs: s.client, Keyring: keyring, Logger: logger.Named("api"), Registerer: s.reg, SyncTimeout: syncTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("http api: %w", err)

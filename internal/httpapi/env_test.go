@@ -108,7 +108,7 @@ func newEnv(t testing.TB, opts options) *env {
 		opts.rateLimit = rate.Inf // tests make requests faster than clients should
 	}
 	apiCfg := httpapi.Config{
-		Store: st, Keyring: keyring, Logger: logger, Registerer: registry,
+		Store: st, Jobs: client, Keyring: keyring, Logger: logger, Registerer: registry,
 		SyncTimeout: opts.syncTimeout, RateLimit: opts.rateLimit, RateBurst: opts.rateBurst, Now: opts.now,
 	}
 	if opts.noKeyring {

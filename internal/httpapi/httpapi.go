@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -43,6 +45,9 @@ var openAPIDocument []byte
 type Config struct {
 	// Store is the database the API reads and writes; required.
 	Store *store.Store
+	// Jobs is the River client whose jobs' outputs the status sync waits
+	// for; required. An insert-only client will do.
+	Jobs *river.Client[pgx.Tx]
 	// Keyring seals a supplied authInfo. When nil, a transfer reset that
 	// supplies one answers 503 auth_info_unavailable.
 	Keyring *secret.Keyring
@@ -66,6 +71,7 @@ type Config struct {
 // api serves the routes.
 type api struct {
 	store       *store.Store
+	jobs        *river.Client[pgx.Tx]
 	keyring     *secret.Keyring
 	logger      *zap.Logger
 	syncTimeout time.Duration
@@ -87,6 +93,8 @@ func New(cfg Config) (http.Handler, error) {
 	switch {
 	case cfg.Store == nil:
 		return nil, errors.New("httpapi: no store")
+	case cfg.Jobs == nil:
+		return nil, errors.New("httpapi: no job client")
 	case cfg.Registerer == nil:
 		return nil, errors.New("httpapi: no metrics registerer")
 	case cfg.SyncTimeout < 0, cfg.RateLimit < 0, cfg.RateBurst < 0:
@@ -94,6 +102,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	a := &api{
 		store:       cfg.Store,
+		jobs:        cfg.Jobs,
 		keyring:     cfg.Keyring,
 		logger:      cfg.Logger,
 		syncTimeout: cfg.SyncTimeout,

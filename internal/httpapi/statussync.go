@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
 
 	"github.com/regsync/regsync/registrar"
@@ -39,9 +40,9 @@ func (a *api) statusSync(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	job, err := a.pendingSync(ctx, id)
 	if err == nil {
-		requestOf(r).logger.Debug("waiting for status sync", zap.Int64("job_id", job.ID), zap.String("job_state", job.State))
+		requestOf(r).logger.Debug("waiting for status sync", zap.Int64("job_id", job.ID), zap.String("job_state", string(job.State)))
 		var output json.RawMessage
-		output, err = a.store.WaitForOutput(ctx, job)
+		output, err = waitForOutput(ctx, a.jobs, job)
 		if err == nil {
 			a.writeOutcome(w, r, output)
 			return
@@ -59,18 +60,18 @@ func (a *api) statusSync(w http.ResponseWriter, r *http.Request) {
 
 // pendingSync enqueues a status sync of the domain and returns its job,
 // or the job of the sync already pending.
-func (a *api) pendingSync(ctx context.Context, domainID string) (store.Job, error) {
+func (a *api) pendingSync(ctx context.Context, domainID string) (jobRun, error) {
 	for {
 		jobID, inserted, err := a.store.EnqueueStatusSync(ctx, domainID)
 		if err != nil {
-			return store.Job{}, err
+			return jobRun{}, err
 		}
 		if inserted {
-			return store.Job{ID: jobID, State: "available"}, nil
+			return jobRun{ID: jobID, State: rivertype.JobStateAvailable}, nil
 		}
-		job, err := a.store.PendingStatusSync(ctx, domainID)
+		job, err := pendingStatusSync(ctx, a.jobs, domainID)
 		// The pending sync may have ended in between: enqueue again.
-		if !errors.Is(err, store.ErrNoPendingJob) {
+		if !errors.Is(err, errNoPendingJob) {
 			return job, err
 		}
 	}
