@@ -3,7 +3,6 @@ package migrations_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 func requireDenied(t *testing.T, err error, what string) {
 	t.Helper()
 	var pgErr *pgconn.PgError
-	require.True(t, errors.As(err, &pgErr), "%s: want permission denied, got %v", what, err)
+	require.ErrorAs(t, err, &pgErr, "%s: want permission denied, got %v", what, err)
 	require.Equal(t, "42501", pgErr.Code, "%s: %s", what, pgErr.Message)
 }
 

@@ -154,7 +154,11 @@ func timeRequest(ctx context.Context, method, url, token string) (time.Duration,
 func waitReady(url string) error {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url) //nolint:noctx // a bounded poll
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -125,10 +125,15 @@ func rateLimitRun(ctx context.Context, opts options, registrars []limitedRegistr
 	cfg := worker.DefaultConfig()
 	cfg.StatusSyncWorkers = 25
 	cfg.Sweep.Interval = time.Hour // once, at start
+	// Each process's client stops before its pool closes.
 	var clients []interface{ Stop(context.Context) error }
+	var pools []*pgxpool.Pool
 	defer func() {
 		for _, c := range clients {
 			_ = c.Stop(ctx)
+		}
+		for _, p := range pools {
+			p.Close()
 		}
 	}()
 	start := time.Now()
@@ -137,7 +142,7 @@ func rateLimitRun(ctx context.Context, opts options, registrars []limitedRegistr
 		if err != nil {
 			return nil, err
 		}
-		defer processPool.Close()
+		pools = append(pools, processPool)
 		client, err := newClient(processPool, cfg, adapters)
 		if err != nil {
 			return nil, err

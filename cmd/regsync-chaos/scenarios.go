@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -189,7 +190,7 @@ func injectConnectionKills(ctx context.Context, h *harness) error {
 			)
 			SELECT writing FROM victim WHERE pg_terminate_backend(pid)`, workerApplicationName).Scan(&writing)
 		switch {
-		case err == pgx.ErrNoRows:
+		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
 			return err
 		default:

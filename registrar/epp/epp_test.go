@@ -2,7 +2,6 @@ package epp_test
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -154,8 +153,9 @@ func TestMisbehavingServer(t *testing.T) {
 				if !bytes.Contains(f, []byte("infData")) {
 					return f
 				}
-				i := bytes.Index(f, []byte("<clTRID>"))
-				return append(append(f[:i+8:i+8], []byte("someone-else")...), f[bytes.Index(f, []byte("</clTRID>")):]...)
+				start := bytes.Index(f, []byte("<clTRID>")) + len("<clTRID>")
+				end := bytes.Index(f, []byte("</clTRID>"))
+				return append(append(f[:start:start], []byte("someone-else")...), f[end:]...)
 			},
 			registrar.ErrBadResponse, "answers another command",
 		},
@@ -211,9 +211,9 @@ func TestMisbehavingServer(t *testing.T) {
 	}
 }
 
-// replace returns a Tamper that replaces old with new in every frame.
-func replace(old, new string) func([]byte) []byte {
-	return func(f []byte) []byte { return bytes.ReplaceAll(f, []byte(old), []byte(new)) }
+// replace returns a Tamper that replaces from with to in every frame.
+func replace(from, to string) func([]byte) []byte {
+	return func(f []byte) []byte { return bytes.ReplaceAll(f, []byte(from), []byte(to)) }
 }
 
 func TestExpiryAndSponsorShapes(t *testing.T) {
@@ -325,7 +325,7 @@ func TestSecretsNeverTraced(t *testing.T) {
 		checkErr(t, c, err)
 	}
 	var invalid *epp.ResultError
-	require.True(t, errors.As(errs[0], &invalid))
+	require.ErrorAs(t, errs[0], &invalid)
 	require.Equal(t, epp.CodeInvalidAuthorizationInfo, invalid.Code)
 	require.Contains(t, invalid.Message, "[redacted]", "the echoed authInfo is blanked, the rest kept")
 

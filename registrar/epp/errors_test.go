@@ -1,7 +1,6 @@
 package epp
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -85,7 +84,7 @@ func TestResultError(t *testing.T) {
 	require.ErrorIs(t, limited, registrar.ErrRateLimited)
 	require.False(t, registrar.IsPermanent(limited))
 	var re *ResultError
-	require.True(t, errors.As(error(limited), &re))
+	require.ErrorAs(t, error(limited), &re)
 	require.Equal(t, time.Minute, re.RetryAfter)
 
 	unauthorized := &ResultError{Registrar: "epp", Code: 2200}

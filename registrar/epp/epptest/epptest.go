@@ -241,7 +241,7 @@ func NewServer(cfg Config) (*Server, error) {
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 		tc.ClientCAs = auth.pool
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("epptest: %w", err)
 	}
