@@ -47,6 +47,8 @@ type templateVar struct {
 	Type       string          `json:"type"`
 	Query      json.RawMessage `json:"query"`
 	Datasource *datasource     `json:"datasource"`
+	// AllValue is the variable's value when "All" is selected.
+	AllValue string `json:"allValue"`
 }
 
 func loadDashboard(t *testing.T) dashboard {
