@@ -82,8 +82,9 @@ tools:
 
 # The tests of deploy/, a Go module of its own (see deploy/doc.go): the
 # Kubernetes manifests, compose file, systemd unit, alert rules and their
-# unit tests, and the dashboard. -mod=mod lets it follow dependency changes
-# of regsync's module, whose metrics it registers.
+# unit tests, and the dashboard; and the alerts and dashboard on a real
+# Prometheus scraping a live regsync serve. -mod=mod lets it follow
+# dependency changes of regsync's module, whose metrics it registers.
 test-deploy: tools
 	cd deploy && $(GO) test -count=1 -mod=mod ./...
 
