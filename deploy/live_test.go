@@ -300,6 +300,7 @@ func connect(t *testing.T, databaseURL string) *pgx.Conn {
 	return conn
 }
 
+// execSQL runs a statement on conn.
 func execSQL(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
 	t.Helper()
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
@@ -389,6 +390,7 @@ func (p *process) exited() error {
 	}
 }
 
+// logTail returns the last lines of the file at path.
 func logTail(path string, lines int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -452,6 +454,8 @@ type httpResponse struct {
 	Body       []byte
 }
 
+// httpDo sends a request, with a bearer token unless it is empty, and
+// reads the answer.
 func httpDo(method, url, token, body string) (httpResponse, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -490,6 +494,7 @@ func apiSync(t *testing.T, apiURL, token, domainID string, want int) {
 // simulator is the base URL of regsync simulate, scripted over HTTP.
 type simulator string
 
+// put sends a PUT to the simulator's scripting API.
 func (s simulator) put(t *testing.T, path, body string) {
 	t.Helper()
 	resp, err := httpDo(http.MethodPut, string(s)+path, simToken, body)
@@ -558,38 +563,22 @@ func (p *promServer) get(t *testing.T, path string, query url.Values, v any) {
 	}
 }
 
-// hasData runs an instant query and reports an error unless some sample
-// of its result is a number, not NaN or infinite.
+// hasData runs an instant query, which must give a vector, and reports an
+// error unless some sample of it is a number, not NaN or infinite.
 func (p *promServer) hasData(t *testing.T, expr string) error {
 	t.Helper()
 	var data struct {
-		ResultType string          `json:"resultType"`
-		Result     json.RawMessage `json:"result"`
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Value [2]any `json:"value"`
+		} `json:"result"`
 	}
 	p.get(t, "/api/v1/query", url.Values{"query": {expr}}, &data)
-	var values [][2]any
-	switch data.ResultType {
-	case "vector":
-		var samples []struct {
-			Value [2]any `json:"value"`
-		}
-		if err := json.Unmarshal(data.Result, &samples); err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range samples {
-			values = append(values, s.Value)
-		}
-	case "scalar":
-		var sample [2]any
-		if err := json.Unmarshal(data.Result, &sample); err != nil {
-			t.Fatal(err)
-		}
-		values = append(values, sample)
-	default:
-		t.Fatalf("%s: result type %s, want a vector or a scalar", expr, data.ResultType)
+	if data.ResultType != "vector" {
+		t.Fatalf("%s: result type %s, want a vector", expr, data.ResultType)
 	}
-	for _, v := range values {
-		s, _ := v[1].(string)
+	for _, sample := range data.Result {
+		s, _ := sample.Value[1].(string)
 		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return nil
 		}
