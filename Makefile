@@ -71,16 +71,20 @@ GOVULNCHECK_VERSION := v1.9.0
 # make test also runs the deploy/ checks.
 test: test-deploy
 
-# promtool for the alert rule checks, from Debian's prometheus package,
-# when neither .tools/ nor PATH has one. It never fails: where apt cannot
-# get it, the promtool checks skip and say why.
+# promtool for the alert rule checks and the prometheus server for the
+# live alert test, from Debian's prometheus package, when .tools/ or PATH
+# lacks either. It never fails: where apt cannot get them, the checks that
+# need them skip and say why.
 tools:
-	@[ -x "$(TOOLS)/promtool" ] || command -v promtool >/dev/null || sh deploy/fetch-promtool.sh "$(TOOLS)"
+	@{ [ -x "$(TOOLS)/promtool" ] || command -v promtool >/dev/null; } && \
+		{ [ -x "$(TOOLS)/prometheus" ] || command -v prometheus >/dev/null; } || \
+		sh deploy/fetch-prometheus.sh "$(TOOLS)"
 
 # The tests of deploy/, a Go module of its own (see deploy/doc.go): the
 # Kubernetes manifests, compose file, systemd unit, alert rules and their
-# unit tests, and the dashboard. -mod=mod lets it follow dependency changes
-# of regsync's module, whose metrics it registers.
+# unit tests, and the dashboard; and the alerts and dashboard on a real
+# Prometheus scraping a live regsync serve. -mod=mod lets it follow
+# dependency changes of regsync's module, whose metrics it registers.
 test-deploy: tools
 	cd deploy && $(GO) test -count=1 -mod=mod ./...
 

@@ -47,6 +47,8 @@ type templateVar struct {
 	Type       string          `json:"type"`
 	Query      json.RawMessage `json:"query"`
 	Datasource *datasource     `json:"datasource"`
+	// AllValue is the variable's value when "All" is selected.
+	AllValue string `json:"allValue"`
 }
 
 func loadDashboard(t *testing.T) dashboard {
@@ -72,14 +74,19 @@ type query struct{ where, expr string }
 
 var labelValues = regexp.MustCompile(`^\s*label_values\((.+),\s*\w+\s*\)\s*$`)
 
-// dashboardQueries returns the PromQL of every panel target and the metric
-// selector of every label_values variable query.
+// dashboardQueries returns the PromQL of every panel target, named by its
+// row, panel and refId (two panels may share a title in different rows),
+// and the metric selector of every label_values variable query.
 func dashboardQueries(t *testing.T, d dashboard) []query {
 	t.Helper()
 	var qs []query
+	var row string
 	for _, p := range allPanels(d) {
+		if p.Type == "row" {
+			row = p.Title
+		}
 		for _, target := range p.Targets {
-			qs = append(qs, query{fmt.Sprintf("panel %q target %s", p.Title, target.RefID), target.Expr})
+			qs = append(qs, query{fmt.Sprintf("row %q panel %q target %s", row, p.Title, target.RefID), target.Expr})
 		}
 	}
 	for _, v := range d.Templating.List {

@@ -277,10 +277,17 @@ var grafanaVariable = regexp.MustCompile(`\$\{(\w+)(?::[^}]*)?\}|\$(\w+)|\[\[(\w
 // expandGrafana replaces Grafana's template variables in a query with
 // values that parse: a duration for the interval variables, a label value
 // for the others.
-func expandGrafana(query string) string {
+func expandGrafana(query string) string { return expandGrafanaWith(query, nil) }
+
+// expandGrafanaWith is expandGrafana with the values of some variables
+// given, by name.
+func expandGrafanaWith(query string, values map[string]string) string {
 	return grafanaVariable.ReplaceAllStringFunc(query, func(v string) string {
 		name := strings.Trim(v, "${}[]")
 		name, _, _ = strings.Cut(name, ":")
+		if value, ok := values[name]; ok {
+			return value
+		}
 		if strings.HasPrefix(name, "__") && (strings.Contains(name, "interval") || strings.Contains(name, "range")) {
 			if strings.HasSuffix(name, "_s") || strings.HasSuffix(name, "_ms") {
 				return "300"
