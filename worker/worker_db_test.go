@@ -93,7 +93,7 @@ func (e *dbEnv) addDomain(t *testing.T, id string, status registrar.Status, read
 
 func (e *dbEnv) startClient(t *testing.T, cfg Config) *river.Client[pgx.Tx] {
 	t.Helper()
-	client, err := NewClient(e.store, cfg, e.syncer, e.retrier, e.metrics, e.logger)
+	client, err := NewClient(e.store, cfg, e.syncer, e.retrier, e.keyring, e.metrics, e.logger)
 	require.NoError(t, err)
 	require.NoError(t, client.Start(context.Background()))
 	t.Cleanup(func() {
