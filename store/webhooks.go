@@ -142,10 +142,10 @@ func ValidateWebhookEvents(events []string) error {
 	return nil
 }
 
-// validateWebhookSecret returns an error when s cannot be a signing
+// ValidateWebhookSecret returns an error when s cannot be a signing
 // secret: 24 to 256 printable ASCII characters without spaces. The error
 // never quotes it.
-func validateWebhookSecret(s string) error {
+func ValidateWebhookSecret(s string) error {
 	if len(s) < minWebhookSecret || len(s) > maxWebhookSecret || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		return fmt.Errorf("invalid webhook secret: want %d to %d printable ASCII characters without spaces", minWebhookSecret, maxWebhookSecret)
 	}
@@ -202,7 +202,7 @@ func (s *Store) AddWebhookSubscription(ctx context.Context, keyring *secret.Keyr
 	signingSecret := n.Secret
 	if signingSecret == "" {
 		signingSecret = webhookSecretPrefix + tokenEncoding.EncodeToString(randomBytes(32))
-	} else if err := validateWebhookSecret(signingSecret); err != nil {
+	} else if err := ValidateWebhookSecret(signingSecret); err != nil {
 		return WebhookSubscription{}, "", err
 	}
 	if keyring == nil {

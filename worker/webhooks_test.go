@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,7 +20,9 @@ import (
 	"github.com/regsync/regsync/store"
 )
 
-// verifySignature is what a receiver runs on each delivery.
+// verifySignature is the README's verification snippet, word for word
+// (TestTheREADMEShowsTheTestedVerification checks it): what a receiver
+// runs on each delivery.
 //
 // verifySignature checks the Regsync-Signature header of a delivery: the
 // HMAC-SHA256 of "<t>.<body>" keyed with the subscription's secret, and a
@@ -54,6 +57,26 @@ func verifySignature(secret []byte, header string, body []byte, now time.Time) e
 		}
 	}
 	return errors.New("signature: no valid v1 signature")
+}
+
+// TestTheREADMEShowsTheTestedVerification checks that the README's Go
+// verification snippet is verifySignature above, which the delivery tests
+// run on real deliveries.
+func TestTheREADMEShowsTheTestedVerification(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	source, err := os.ReadFile("webhooks_test.go")
+	require.NoError(t, err)
+	function := func(text string) string {
+		start := strings.Index(text, "\nfunc verifySignature(")
+		require.GreaterOrEqual(t, start, 0)
+		end := strings.Index(text[start:], "\n}\n")
+		require.Positive(t, end)
+		return text[start : start+end+3]
+	}
+	section := string(readme)[strings.Index(string(readme), "\n### Webhooks\n"):]
+	require.Equal(t, function(string(source)), function(section))
 }
 
 func TestSignWebhook(t *testing.T) {
