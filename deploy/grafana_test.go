@@ -176,7 +176,7 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"Status syncs", "Registrars", "Jobs", "Sync lag", "Domains", "Transfers", "Process", "HTTP API", "Registrations"}
+	want := []string{"Status syncs", "Registrars", "Jobs", "Sync lag", "Domains", "Transfers", "Process", "HTTP API", "Registrations", "Webhooks"}
 	if !slices.Equal(rows, want) {
 		t.Errorf("rows %q, want %q", rows, want)
 	}

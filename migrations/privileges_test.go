@@ -337,3 +337,84 @@ func TestTheWorkerKeepsHistoryOnlyThroughTheUpkeepFunctions(t *testing.T) {
 	_, err = reader.Exec(ctx, `SELECT regsync.ensure_history_partitions(12)`)
 	requireDenied(t, err, "the reader keeps no history")
 }
+
+// TestWebhookPrivileges checks who may do what with webhooks: the
+// migrator adds and removes subscriptions; the worker publishes changes
+// (the deliveries and their jobs), reads the sealed secrets, logs attempts
+// and disables a subscription, and may not add, remove or re-point one, nor
+// change the log; the reader sees subscriptions without their secret and
+// the log; the enqueuer sees nothing of it.
+func TestWebhookPrivileges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	admin := pgtest.NewPool(t)
+	addDomainAndTransfer(t, admin)
+	migrator := pgtest.LoginAs(t, admin, migrations.MigratorRole)
+	_, err := migrator.Exec(ctx, `
+		INSERT INTO regsync.webhook_subscriptions (id, url, events, secret_key_id, secret_ciphertext)
+		VALUES ('whk_aaaaaaaaaaaaaaaaaaaaaaaaaa', 'https://billing.example/hook', ARRAY['changed'], 'k1', '\x0102'),
+			('whk_bbbbbbbbbbbbbbbbbbbbbbbbbb', 'https://other.example/hook', ARRAY['changed'], 'k1', '\x0304');
+		DELETE FROM regsync.webhook_subscriptions WHERE id = 'whk_bbbbbbbbbbbbbbbbbbbbbbbbbb'`)
+	require.NoError(t, err)
+
+	worker := pgtest.LoginAs(t, admin, migrations.WorkerRole)
+	for _, allowed := range []string{
+		`SELECT regsync.publish_status_changes(ARRAY[('changed', 'dom_a', 'pending', 'active', 7)::regsync.status_change])`,
+		`SELECT url, secret_key_id, secret_ciphertext FROM regsync.webhook_subscriptions`,
+		`SELECT * FROM regsync.webhook_deliveries`,
+		`INSERT INTO regsync.webhook_delivery_attempts (delivery_id, subscription_id, job_id, attempt, attempted_at, duration, result, status_code)
+			SELECT id, subscription_id, 1, 1, now(), '1 second', 'gone', 410 FROM regsync.webhook_deliveries`,
+		`UPDATE regsync.webhook_subscriptions SET disabled_at = now(), disabled_reason = 'gone'`,
+	} {
+		_, err := worker.Exec(ctx, allowed)
+		require.NoError(t, err, allowed)
+	}
+	var deliveries, jobs int
+	require.NoError(t, admin.QueryRow(ctx, `SELECT (SELECT count(*) FROM regsync.webhook_deliveries),
+		(SELECT count(*) FROM regsync.river_job WHERE kind = 'webhook_delivery')`).Scan(&deliveries, &jobs))
+	require.Equal(t, []int{1, 1}, []int{deliveries, jobs}, "the worker's publish enqueued the delivery")
+	var definer bool
+	require.NoError(t, admin.QueryRow(ctx, `SELECT prosecdef FROM pg_proc WHERE oid = 'regsync.publish_status_changes'::regproc`).Scan(&definer))
+	require.False(t, definer, "it runs as its caller, which needs no more rights for it")
+
+	for _, statement := range []string{
+		`INSERT INTO regsync.webhook_subscriptions (id, url, events, secret_key_id, secret_ciphertext)
+			VALUES ('whk_cccccccccccccccccccccccccc', 'https://evil.example/', ARRAY['changed'], 'k1', '\x01')`,
+		`UPDATE regsync.webhook_subscriptions SET url = 'https://evil.example/'`,
+		`UPDATE regsync.webhook_subscriptions SET events = ARRAY['reverted']`,
+		`UPDATE regsync.webhook_subscriptions SET secret_ciphertext = '\x00'`,
+		`DELETE FROM regsync.webhook_subscriptions`,
+		`UPDATE regsync.webhook_delivery_attempts SET result = 'delivered'`,
+		`DELETE FROM regsync.webhook_delivery_attempts`,
+		`DELETE FROM regsync.webhook_deliveries`,
+	} {
+		_, err := worker.Exec(ctx, statement)
+		requireDenied(t, err, statement)
+	}
+
+	reader := pgtest.LoginAs(t, admin, migrations.ReaderRole)
+	for _, query := range []string{
+		`SELECT id, url, events, created_at, disabled_at, disabled_reason FROM regsync.webhook_subscriptions`,
+		`SELECT * FROM regsync.webhook_deliveries`,
+		`SELECT * FROM regsync.webhook_delivery_attempts`,
+	} {
+		_, err := reader.Exec(ctx, query)
+		require.NoError(t, err, query)
+	}
+	enqueuer := pgtest.LoginAs(t, admin, migrations.EnqueuerRole)
+	for _, denied := range []struct {
+		role      *pgxpool.Pool
+		statement string
+	}{
+		{reader, `SELECT secret_ciphertext FROM regsync.webhook_subscriptions`},
+		{reader, `SELECT * FROM regsync.webhook_subscriptions`},
+		{reader, `UPDATE regsync.webhook_subscriptions SET disabled_at = now()`},
+		{reader, `SELECT regsync.publish_status_changes(ARRAY[('changed', 'dom_a', 'pending', 'active', 7)::regsync.status_change])`},
+		{enqueuer, `SELECT regsync.publish_status_changes(ARRAY[('changed', 'dom_a', 'pending', 'active', 7)::regsync.status_change])`},
+		{enqueuer, `SELECT url FROM regsync.webhook_subscriptions`},
+		{enqueuer, `SELECT count(*) FROM regsync.webhook_delivery_attempts`},
+	} {
+		_, err := denied.role.Exec(ctx, denied.statement)
+		requireDenied(t, err, denied.statement)
+	}
+}

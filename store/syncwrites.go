@@ -50,10 +50,12 @@ func newSyncWrites(s *Store) *batcher[syncWrite, syncWritten] {
 // is skipped (reported as skipped) instead of holding up the whole
 // batch, and runs alone afterwards. An outcome of a job run that is
 // already recorded is not recorded again. Every write that changes a
-// domain's status, or confirms a guarded change, is published on the
-// channel regsync.status_changes as JSON: event (changed, unconfirmed,
-// confirmed, reverted), domain_id, from, to and outcome_id (null for a
-// guarded change applied before its double sync).
+// domain's status, or confirms a guarded change, is published by
+// regsync.publish_status_changes: on the channel regsync.status_changes as
+// JSON, event (changed, unconfirmed, confirmed, reverted), domain_id,
+// from, to and outcome_id (null for a guarded change applied before its
+// double sync), and to the webhook subscriptions of its event, whose
+// deliveries are enqueued in the same statement.
 var finishSyncsSQL = `
 	WITH input AS (
 		SELECT * FROM unnest($1::text[], $2::int8[], $3::bool[], $4::text[], $5::text[], $6::text[],
@@ -129,11 +131,12 @@ var finishSyncsSQL = `
 		WHERE l.matched
 	),
 	-- Other services learn of status changes when this transaction
-	-- commits, which is when PostgreSQL delivers notifications.
+	-- commits, which is when PostgreSQL delivers notifications and the
+	-- webhook deliveries' jobs become visible. A batch without a change
+	-- makes no call.
 	notified AS (
-		SELECT pg_notify('regsync.status_changes', json_build_object(
-			'event', event, 'domain_id', id, 'from', from_status, 'to', status, 'outcome_id', outcome_id)::text)
-		FROM changes WHERE event IS NOT NULL
+		SELECT regsync.publish_status_changes(array_agg((event, id, from_status, status, outcome_id)::regsync.status_change))
+		FROM changes WHERE event IS NOT NULL HAVING count(*) > 0
 	)
 	SELECT i.id, l.id IS NULL, coalesce(l.matched, false), i.id IN (SELECT domain_id FROM recorded)
 	FROM input i LEFT JOIN locked l ON l.id = i.id

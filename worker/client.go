@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 
+	"github.com/regsync/regsync/internal/secret"
 	"github.com/regsync/regsync/migrations"
 	"github.com/regsync/regsync/store"
 )
@@ -30,6 +31,7 @@ type Config struct {
 	Transfer             TransferConfig
 	Sweep                SweepConfig
 	History              HistoryConfig
+	Webhook              WebhookConfig
 	// FetchPollInterval is how often a process polls for jobs when no
 	// insert notification arrives; notified inserts are picked up at once.
 	FetchPollInterval time.Duration
@@ -68,6 +70,8 @@ func (c Config) Validate() error {
 		return errors.New("job timeout and max retry delay must be positive")
 	case c.History.Validate() != nil:
 		return c.History.Validate()
+	case c.Webhook.Validate() != nil:
+		return c.Webhook.Validate()
 	case c.RescueAfter <= c.JobTimeout+store.MaxWaitAfterCancel:
 		return fmt.Errorf("rescue-after %s must be longer than the job timeout %s plus the %s a database write may still take after it, or running jobs would be run twice",
 			c.RescueAfter, c.JobTimeout, store.MaxWaitAfterCancel)
@@ -84,6 +88,7 @@ func DefaultConfig() Config {
 		Transfer:             DefaultTransferConfig(),
 		Sweep:                DefaultSweepConfig(),
 		History:              DefaultHistoryConfig(),
+		Webhook:              DefaultWebhookConfig(),
 		FetchPollInterval:    time.Second,
 		FetchCooldown:        100 * time.Millisecond,
 		JobTimeout:           time.Minute,
@@ -93,9 +98,11 @@ func DefaultConfig() Config {
 }
 
 // NewClient returns a River client working regsync's queues: status syncs
-// through syncer, transfer retries through retrier, and the sweep, which
-// only the elected leader among all processes on the database schedules.
-func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, metrics *Metrics, logger *zap.Logger) (*river.Client[pgx.Tx], error) {
+// through syncer, transfer retries through retrier, webhook deliveries
+// signed with the secrets keyring opens (nil: none can be signed), and the
+// sweep, which only the elected leader among all processes on the
+// database schedules.
+func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, keyring *secret.Keyring, metrics *Metrics, logger *zap.Logger) (*river.Client[pgx.Tx], error) {
 	pool := st.Pool()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -106,11 +113,13 @@ func NewClient(st *store.Store, cfg Config, syncer *Syncer, retrier *Retrier, me
 	river.AddWorker(workers, NewSweepWorker(st, cfg.Sweep, metrics))
 	river.AddWorker(workers, &GaugesWorker{store: st})
 	river.AddWorker(workers, &HistoryWorker{store: st, cfg: cfg.History, metrics: metrics, logger: logger})
+	river.AddWorker(workers, NewWebhookDeliveryWorker(st, keyring, cfg.Webhook, metrics, logger))
 
 	queues := map[string]river.QueueConfig{
 		QueueStatusSync:    {MaxWorkers: cfg.StatusSyncWorkers},
 		QueueTransferRetry: {MaxWorkers: cfg.TransferRetryWorkers},
 		QueueSweep:         {MaxWorkers: 2},
+		QueueWebhook:       {MaxWorkers: cfg.Webhook.Workers},
 	}
 	for name, a := range syncer.adapters {
 		if a.Status != nil {

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regsync/regsync/registrar"
+	"github.com/regsync/regsync/store"
 )
 
 // Metrics are regsync's Prometheus metrics. Labels are bounded: registrar
@@ -29,6 +30,10 @@ type Metrics struct {
 	doubleSyncFallbacks      *prometheus.CounterVec
 	expiryChanges            *prometheus.CounterVec
 	historyPartitionsDropped *prometheus.CounterVec
+	// webhookDeliveries counts delivery attempts by result; webhookDuration
+	// times those that made a request. Neither names a subscription.
+	webhookDeliveries *prometheus.CounterVec
+	webhookDuration   prometheus.Histogram
 }
 
 // The results of a double sync, for regsync_double_sync_total.
@@ -145,8 +150,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "regsync_history_partitions_dropped_total",
 			Help: "Monthly partitions of the history tables dropped for retention, by table (status_sync_outcomes, transfer_attempts).",
 		}, []string{"table"}),
+		webhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regsync_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by result (delivered; failed_retrying: no answer, 408, 429 or 5xx, tried again; gave_up: such a failure on the last attempt; rejected: another 3xx or 4xx, not tried again; gone: 410, the subscription disabled; cancelled: the subscription removed or disabled before the delivery).",
+		}, []string{"result"}),
+		webhookDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "regsync_webhook_delivery_duration_seconds",
+			Help:    "Duration of webhook delivery requests, until the answer or the timeout.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
 	}
-	reg.MustRegister(m.doubleSyncFallbacks, m.expiryChanges, m.historyPartitionsDropped, m.rateLimitWait, m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
+	reg.MustRegister(m.webhookDeliveries, m.webhookDuration, m.doubleSyncFallbacks, m.expiryChanges, m.historyPartitionsDropped, m.rateLimitWait, m.transferResets, m.authInfoReverts, m.statusSyncs, m.statusTransitions, m.doubleSyncs, m.syncRestarts,
 		m.registrarDuration, m.jobDuration, m.jobsRejected, m.sweepEnqueued, m.registrarAccessErrors)
 	return m
 }
@@ -188,6 +202,15 @@ func (m *Metrics) Init(adapters Adapters) {
 	}
 	m.jobsRejected.WithLabelValues(StatusSyncArgs{}.Kind(), "unknown_domain")
 	m.jobsRejected.WithLabelValues(TransferRetryArgs{}.Kind(), "unknown_transfer")
+	webhookKind := WebhookDeliveryArgs{}.Kind()
+	m.jobsRejected.WithLabelValues(webhookKind, "invalid_args")
+	m.jobsRejected.WithLabelValues(webhookKind, "unknown_delivery")
+	for _, result := range []string{"completed", "failed", "cancelled"} { // deliveries never snooze
+		m.jobDuration.WithLabelValues(webhookKind, QueueWebhook, result)
+	}
+	for _, result := range store.WebhookResults {
+		m.webhookDeliveries.WithLabelValues(string(result))
+	}
 	for _, ok := range []string{"true", "false"} {
 		m.authInfoReverts.WithLabelValues(ok)
 	}

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -45,6 +46,10 @@ func TestWorkerRoleRunsSyncsAndRetries(t *testing.T) {
 		[]string{"404bad", "202"}, []string{"blocked:resettable", "blocked:resettable", "pending"})
 	_, token, err := admin.store.CreateAPIKey(ctx, "api", []string{"read:domains"})
 	require.NoError(t, err)
+	receiver := newEndpoint(t, always(http.StatusNoContent))
+	gone := newEndpoint(t, always(http.StatusGone))
+	receiverSub, signingSecret := admin.subscribe(t, receiver, store.WebhookEvents...)
+	goneSub, _ := admin.subscribe(t, gone, store.WebhookChanged)
 
 	w := admin.as(t, migrations.WorkerRole)
 	logged, logs := observer.New(zapcore.ErrorLevel)
@@ -104,6 +109,22 @@ func TestWorkerRoleRunsSyncsAndRetries(t *testing.T) {
 	attempts, err := admin.store.TransferAttempts(ctx, "trf_auth")
 	require.NoError(t, err)
 	require.True(t, attempts[len(attempts)-1].SentNewAuthInfo)
+
+	// Webhooks: every change delivered, signed with the secret the worker
+	// opened, and logged; a gone endpoint's subscription disabled.
+	var events []string
+	for _, r := range receiver.received() {
+		require.NoError(t, verifySignature([]byte(signingSecret), r.header.Get(SignatureHeader), r.body, r.at))
+		events = append(events, r.header.Get(EventHeader))
+	}
+	require.ElementsMatch(t, []string{"changed", "unconfirmed", "confirmed", "unconfirmed", "reverted"}, events)
+	log, _ := admin.attempts(t, receiverSub.ID)
+	require.Len(t, log, 5)
+	log, _ = admin.attempts(t, goneSub.ID)
+	require.Equal(t, []attemptRow{{Attempt: 1, Result: "gone", StatusCode: 410, Error: "answered 410: answer 0"}}, log)
+	goneNow, err := admin.store.WebhookSubscription(ctx, goneSub.ID)
+	require.NoError(t, err)
+	require.False(t, goneNow.DisabledAt.IsZero())
 
 	// The HTTP API's authentication, the leader's gauges and the shared
 	// rate limit, which keeps a slot for a job that cannot wait for it.

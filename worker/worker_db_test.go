@@ -93,7 +93,7 @@ func (e *dbEnv) addDomain(t *testing.T, id string, status registrar.Status, read
 
 func (e *dbEnv) startClient(t *testing.T, cfg Config) *river.Client[pgx.Tx] {
 	t.Helper()
-	client, err := NewClient(e.store, cfg, e.syncer, e.retrier, e.metrics, e.logger)
+	client, err := NewClient(e.store, cfg, e.syncer, e.retrier, e.keyring, e.metrics, e.logger)
 	require.NoError(t, err)
 	require.NoError(t, client.Start(context.Background()))
 	t.Cleanup(func() {
@@ -649,6 +649,9 @@ func TestMetricsLint(t *testing.T) {
 		{"regsync_registrar_access_errors_total", []string{"credentials_refused", "sim"}}, // labels sort by name
 		{"regsync_jobs_rejected_total", []string{"status_sync", "invalid_args"}},
 		{"regsync_sweep_enqueued_total", []string{"transfer_retry"}},
+		{"regsync_webhook_deliveries_total", []string{"gave_up"}},
+		{"regsync_jobs_rejected_total", []string{"webhook_delivery", "unknown_delivery"}},
+		{"regsync_job_duration_seconds", []string{"webhook_delivery", "webhook", "failed"}},
 	} {
 		require.True(t, hasSeries(t, reg, c.name, c.labels...), "%s%v", c.name, c.labels)
 	}

@@ -213,7 +213,7 @@ func newClient(pool *pgxpool.Pool, cfg worker.Config, adapters []registrar.Named
 	if err != nil {
 		return nil, err
 	}
-	return worker.NewClient(st, cfg, syncer, retrier, metrics, zap.NewNop())
+	return worker.NewClient(st, cfg, syncer, retrier, nil, metrics, zap.NewNop())
 }
 
 // measureGuarded times guarded changes, each confirmed by its double sync

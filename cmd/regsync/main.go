@@ -48,6 +48,7 @@ var commands = []command{
 	{"enqueue", "status-sync DOMAIN_ID", "enqueue a status sync of a domain for the workers", runEnqueue},
 	{"transfer", "SUBCOMMAND", "add, list, show, retry blocked transfers; set-auth-info", runTransfer},
 	{"apikey", "SUBCOMMAND", "create, list, revoke API keys of the HTTP API", runAPIKey},
+	{"webhook", "SUBCOMMAND", "add, list, remove, enable, test webhook subscriptions to status changes", runWebhook},
 	{"simulate", "", "serve the registrar simulator over HTTP in Hostup's and Hostway's wire formats", runSimulate},
 	{"demo", "", "run the worker on a throwaway database and a simulated registrar, then summarize", runDemo},
 }

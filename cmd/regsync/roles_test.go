@@ -47,6 +47,10 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 		"--registrar", "hostway", "--reason", "wrong_auth_info")
 	token := strings.TrimSpace(ok(migrator, "", "apikey", "create", "--name", "roles", "--scope", "read:domains"))
 	keyID := strings.Fields(strings.Split(ok(reader, "", "apikey", "list"), "\n")[1])[0]
+	receiver := newTestReceiver(t, http.StatusNoContent)
+	signingSecret := strings.TrimSpace(ok(migrator, "", "webhook", "add", "--events", "changed", "--allow-http", receiver.URL))
+	webhookID := strings.Fields(strings.Split(ok(reader, "", "webhook", "list"), "\n")[1])[0]
+	ok(worker, "", "webhook", "test", webhookID)
 	ok(worker, "", "sync", "dom_roles")
 	ok(worker, "Good-Code-42\n", "transfer", "set-auth-info", "trf_roles")
 	ok(worker, "", "transfer", "list")
@@ -65,6 +69,9 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 		{worker, []string{"apikey", "create", "--name", "more", "--scope", "write:transfers"}, "permission denied for table api_keys"},
 		{worker, []string{"apikey", "revoke", "key_aaaaaaaaaaaaaaaaaaaaaaaaaa"}, "permission denied for table api_keys"},
 		{worker, []string{"migrate"}, "may not create regsync's roles or join regsync_migrator"},
+		{worker, []string{"webhook", "add", "--events", "changed", "https://billing.example/hook"}, "permission denied for table webhook_subscriptions"},
+		{worker, []string{"webhook", "remove", webhookID}, "permission denied for table webhook_subscriptions"},
+		{reader, []string{"webhook", "test", webhookID}, "permission denied for table webhook_subscriptions"},
 	} {
 		r := regsync(ctx, denied.env, denied.args...)
 		require.Equal(t, 1, r.code, "%v", denied.args)
@@ -95,6 +102,16 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, synced)
 	require.Equal(t, true, synced["syncSuccess"])
+	// The sync's change, enqueued by "regsync sync" as the worker, is
+	// delivered by serve as the worker.
+	require.Eventually(t, func() bool {
+		receiver.mu.Lock()
+		defer receiver.mu.Unlock()
+		return len(receiver.requests) == 2
+	}, 30*time.Second, 20*time.Millisecond, "the test event and the change")
+	header, body := receiver.last(t)
+	require.Equal(t, "changed", header.Get("Regsync-Event"))
+	requireSignedWith(t, header, body, signingSecret)
 	for _, path := range []string{"/riverui/api/features", "/riverui/api/queues", "/riverui/api/jobs?state=completed"} {
 		req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 		require.NoError(t, err)
@@ -114,6 +131,8 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 		t.Fatal("serve did not stop after its context was cancelled")
 	}
 	ok(migrator, "", "apikey", "revoke", keyID)
+	ok(migrator, "", "webhook", "enable", webhookID)
+	ok(migrator, "", "webhook", "remove", webhookID)
 }
 
 func TestMigratePrintRoles(t *testing.T) {

@@ -68,7 +68,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if keyring == nil {
-		logger.Warn("no secret key configured (REGSYNC_SECRET_KEY): transfer retries cannot send a new authInfo")
+		logger.Warn("no secret key configured (REGSYNC_SECRET_KEY): transfer retries cannot send a new authInfo and webhook deliveries cannot be signed")
 	}
 	reg := newRegistry()
 	st := store.New(pool)
@@ -148,7 +148,7 @@ func newService(st *store.Store, adapters []registrar.Named, keyring *secret.Key
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	client, err := worker.NewClient(st, cfg, syncer, retrier, metrics, logger)
+	client, err := worker.NewClient(st, cfg, syncer, retrier, keyring, metrics, logger)
 	if err != nil {
 		return nil, err
 	}

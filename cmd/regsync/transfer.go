@@ -197,7 +197,7 @@ func runTransferSetAuthInfo(ctx context.Context, c *cli, args []string) error {
 	if keyring == nil {
 		return fmt.Errorf("%w: REGSYNC_SECRET_KEY or REGSYNC_SECRET_KEY_FILE must be set to store an authInfo", errUsage)
 	}
-	authInfo, err := readSecretLine(c.stdin)
+	authInfo, err := readSecretLine(c.stdin, "authInfo")
 	if err != nil {
 		return err
 	}
@@ -222,15 +222,16 @@ func runTransferSetAuthInfo(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-// readSecretLine reads the first line of r without its line ending.
-func readSecretLine(r io.Reader) (string, error) {
+// readSecretLine reads the first line of r without its line ending: the
+// secret that names.
+func readSecretLine(r io.Reader, what string) (string, error) {
 	line, err := bufio.NewReader(io.LimitReader(r, 1024)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read authInfo from stdin: %w", err)
+		return "", fmt.Errorf("read %s from stdin: %w", what, err)
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", fmt.Errorf("%w: no authInfo on stdin", errUsage)
+		return "", fmt.Errorf("%w: no %s on stdin", errUsage, what)
 	}
 	return line, nil
 }

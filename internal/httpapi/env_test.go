@@ -101,7 +101,7 @@ func newEnv(t testing.TB, opts options) *env {
 	require.NoError(t, err)
 	retrier, err := worker.NewRetrier(st, adapters, keyring, cfg.Transfer, metrics)
 	require.NoError(t, err)
-	client, err := worker.NewClient(st, cfg, syncer, retrier, metrics, logger)
+	client, err := worker.NewClient(st, cfg, syncer, retrier, keyring, metrics, logger)
 	require.NoError(t, err)
 
 	if opts.rateLimit == 0 {
