@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,6 +29,9 @@ import (
 // simToken is the simulator's bearer token, which both registrar adapters
 // send.
 const simToken = "live-test-token"
+
+// secretKey seals the webhooks' signing secrets: key id "live", 32 bytes.
+const secretKey = "live:bGl2ZS10ZXN0LWtleS1vZi10aGlydHktdHdvLWJ5dGU="
 
 // TestAlertsLive proves the alert rules and the dashboard against what
 // regsync serve really exports. A real Prometheus server, loading
@@ -57,6 +61,7 @@ func TestAlertsLive(t *testing.T) {
 		"REGSYNC_HOSTUP_TOKEN=" + simToken,
 		"REGSYNC_HOSTWAY_URL=http://" + simAddr,
 		"REGSYNC_HOSTWAY_TOKEN=" + simToken,
+		"REGSYNC_SECRET_KEY=" + secretKey,
 	}
 	runRegsync(t, regsyncBin, env, "migrate")
 	apiToken := strings.TrimSpace(runRegsync(t, regsyncBin, env, "apikey", "create", "--name", "live-test", "--scope", "read:domains"))
@@ -77,6 +82,15 @@ func TestAlertsLive(t *testing.T) {
 	runRegsync(t, regsyncBin, env, "transfer", "add", "--id", "trf_acme", "--account", "acct1",
 		"--domain", "deadline-live.se", "--registrar", "acme", "--reason", "no_response",
 		"--blocked-since", time.Now().Add(-58*24*time.Hour).UTC().Format(time.RFC3339))
+
+	// Three webhook endpoints take every change: one delivers, one
+	// answers 503 and is retried, one is gone (410) and is disabled.
+	for _, code := range []int{http.StatusNoContent, http.StatusServiceUnavailable, http.StatusGone} {
+		endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }))
+		t.Cleanup(endpoint.Close)
+		runRegsync(t, regsyncBin, env, "webhook", "add", endpoint.URL, "--allow-http",
+			"--events", "changed,unconfirmed,confirmed,reverted")
+	}
 
 	// Rate limits, so that their waits are measured, and the HTTP API,
 	// whose syncs time out after a second.
@@ -115,7 +129,8 @@ func TestAlertsLive(t *testing.T) {
 	// The HTTP API: a sync that times out waiting in acme's queue.
 	apiSync(t, "http://"+apiAddr, apiToken, "dom_stuck", http.StatusGatewayTimeout)
 
-	// Exactly these alerts become active. Every other rule stays
+	// Exactly these alerts become active (the webhooks' from the changes
+	// above). Every other rule stays
 	// inactive: RegsyncRevertFailed (no revert failed), RegsyncDown,
 	// RegsyncInstanceDown, RegsyncDatabaseDown, RegsyncGaugesStale,
 	// RegsyncHistoryPartitionMissing, RegsyncAuthInfoRevertFailed; and so
@@ -133,6 +148,8 @@ func TestAlertsLive(t *testing.T) {
 		`RegsyncSyncLagBeyondInterval{}`,
 		`RegsyncTransferResetForbidden{registrar="hostway"}`,
 		`RegsyncTransfersNearDeadline{}`,
+		`RegsyncWebhookDeliveriesLost{}`,
+		`RegsyncWebhookFailing{}`,
 	}
 	eventually(t, 60*time.Second, func() error {
 		active := prom.activeAlerts(t)
