@@ -47,7 +47,11 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 		"--registrar", "hostway", "--reason", "wrong_auth_info")
 	token := strings.TrimSpace(ok(migrator, "", "apikey", "create", "--name", "roles", "--scope", "read:domains"))
 	keyID := strings.Fields(strings.Split(ok(reader, "", "apikey", "list"), "\n")[1])[0]
+	ok(migrator, "", "domain", "add", "dom_rolesadded", "roles-added.se", "--registrar", "hostup")
+	ok(reader, "", "domain", "list")
+	ok(reader, "", "domain", "show", "dom_roles")
 	ok(worker, "", "sync", "dom_roles")
+	ok(worker, "", "domain", "sync", "dom_roles")
 	ok(worker, "Good-Code-42\n", "transfer", "set-auth-info", "trf_roles")
 	ok(worker, "", "transfer", "list")
 	ok(worker, "", "transfer", "show", "trf_roles")
@@ -60,6 +64,8 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 		want string
 	}{
 		{enqueuer, []string{"sync", "dom_roles"}, "permission denied for table domains"},
+		{enqueuer, []string{"domain", "list"}, "permission denied for table domains"},
+		{worker, []string{"domain", "add", "dom_rolesworker", "roles-worker.se", "--registrar", "hostup"}, "permission denied for table domains"},
 		{enqueuer, []string{"transfer", "show", "trf_roles"}, "permission denied for table transfers"},
 		{reader, []string{"enqueue", "status-sync", "dom_roles"}, "permission denied for function enqueue_status_sync"},
 		{worker, []string{"apikey", "create", "--name", "more", "--scope", "write:transfers"}, "permission denied for table api_keys"},
