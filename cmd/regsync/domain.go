@@ -20,6 +20,7 @@ import (
 
 var domainCommands = []command{
 	{"add", "ID NAME", "add a domain, due for a sync at once, or update an existing one", runDomainAdd},
+	{"import", "FILE|-", "add and update domains from a CSV or JSON Lines file", runDomainImport},
 	{"list", "", "list domains", runDomainList},
 	{"show", "ID", "show a domain and its last sync outcomes", runDomainShow},
 	{"sync", "ID", "the sync command: sync one domain now and print the outcome", runSync},

@@ -166,7 +166,7 @@ func TestDomainAddSyncShowList(t *testing.T) {
 	require.Contains(t, r.stderr, "domain not found")
 	require.Equal(t, 2, regsync(ctx, env, "domain", "show", "DOM1").code)
 	require.Equal(t, 2, regsync(ctx, env, "domain", "show", "dom_cli1", "--outcomes", "0").code)
-	for _, help := range []string{"add", "list", "show", "sync"} {
+	for _, help := range []string{"add", "import", "list", "show", "sync"} {
 		r := regsync(ctx, env, "domain", help, "--help")
 		require.Equal(t, 0, r.code, help)
 	}

@@ -46,7 +46,7 @@ var commands = []command{
 	{"serve", "", "run the workers, the sweep and the /metrics, /healthz and /readyz endpoints", runServe},
 	{"sync", "DOMAIN_ID", "sync one domain now and print the outcome as JSON", runSync},
 	{"enqueue", "status-sync DOMAIN_ID", "enqueue a status sync of a domain for the workers", runEnqueue},
-	{"domain", "SUBCOMMAND", "add, list, show, sync domains", runDomain},
+	{"domain", "SUBCOMMAND", "add, import, list, show, sync domains", runDomain},
 	{"transfer", "SUBCOMMAND", "add, list, show, retry blocked transfers; set-auth-info", runTransfer},
 	{"apikey", "SUBCOMMAND", "create, list, revoke API keys of the HTTP API", runAPIKey},
 	{"simulate", "", "serve the registrar simulator over HTTP in Hostup's and Hostway's wire formats", runSimulate},

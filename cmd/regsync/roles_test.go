@@ -48,6 +48,7 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 	token := strings.TrimSpace(ok(migrator, "", "apikey", "create", "--name", "roles", "--scope", "read:domains"))
 	keyID := strings.Fields(strings.Split(ok(reader, "", "apikey", "list"), "\n")[1])[0]
 	ok(migrator, "", "domain", "add", "dom_rolesadded", "roles-added.se", "--registrar", "hostup")
+	ok(migrator, "", "domain", "import", writeFile(t, "roles.csv", "id,name,registrar\ndom_rolesimported,roles-imported.se,hostup\n"))
 	ok(reader, "", "domain", "list")
 	ok(reader, "", "domain", "show", "dom_roles")
 	ok(worker, "", "sync", "dom_roles")
@@ -66,6 +67,7 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 		{enqueuer, []string{"sync", "dom_roles"}, "permission denied for table domains"},
 		{enqueuer, []string{"domain", "list"}, "permission denied for table domains"},
 		{worker, []string{"domain", "add", "dom_rolesworker", "roles-worker.se", "--registrar", "hostup"}, "permission denied for table domains"},
+		{reader, []string{"domain", "import", writeFile(t, "reader.csv", "id,name,registrar\ndom_rolesreader,roles-reader.se,hostup\n")}, "permission denied for table domains"},
 		{enqueuer, []string{"transfer", "show", "trf_roles"}, "permission denied for table transfers"},
 		{reader, []string{"enqueue", "status-sync", "dom_roles"}, "permission denied for function enqueue_status_sync"},
 		{worker, []string{"apikey", "create", "--name", "more", "--scope", "write:transfers"}, "permission denied for table api_keys"},
