@@ -37,10 +37,11 @@ stress:
 # Every benchmark figure next to its goal: throughput of status_sync jobs
 # against River's own no-op jobs, scale-out, guarded changes per worker,
 # the sweep of a million due domains, a real serve on a million domains
-# (migration, scrapes, memory, the API's latency) and three registrars at
-# their rate limits; first on a throwaway server without fsync, then the
-# throughput and the sweep with fsync and synchronous commit on. The last
-# line of output is the durable run's status-sync/noop ratio.
+# (migration, scrapes, memory, the API's latency), three registrars at
+# their rate limits, the history tables and a million-line domain import;
+# first on a throwaway server without fsync, then the throughput and the
+# sweep with fsync and synchronous commit on. The last line of output is
+# the durable run's status-sync/noop ratio.
 bench:
 	$(GO) run ./cmd/regsync-bench $(ARGS)
 	$(GO) run ./cmd/regsync-bench --durable --suites throughput,sweep $(ARGS)

@@ -77,13 +77,15 @@ const domainColumns = `id, name, registrar, status, version,
 	unconfirmed_from_status, coalesce(unconfirmed_raw_status, ''), coalesce(unconfirmed_at, 'epoch'), confirm_failures,
 	coalesce(extract(epoch FROM sync_interval), 0)::float8, last_synced_at, expires_at, transferred_away_at`
 
-func scanDomain(row pgx.Row) (Domain, error) {
+// scanDomain reads a row of domainColumns followed by the columns extra
+// scans into.
+func scanDomain(row pgx.Row, extra ...any) (Domain, error) {
 	var d Domain
 	var from *registrar.Status
 	var u Unconfirmed
 	var intervalSeconds float64
-	err := row.Scan(&d.ID, &d.Name, &d.Registrar, &d.Status, &d.Version, &from, &u.Raw, &u.At, &u.Failures, &intervalSeconds,
-		&d.LastSyncedAt, &d.ExpiresAt, &d.TransferredAwayAt)
+	err := row.Scan(append([]any{&d.ID, &d.Name, &d.Registrar, &d.Status, &d.Version, &from, &u.Raw, &u.At, &u.Failures, &intervalSeconds,
+		&d.LastSyncedAt, &d.ExpiresAt, &d.TransferredAwayAt}, extra...)...)
 	if from != nil {
 		u.From = *from
 		d.Unconfirmed = &u

@@ -17,6 +17,8 @@
 //	history     outcome inserts into the partitioned table against an
 //	            unpartitioned twin; retention's drop of a partition of
 //	            2 x --domains outcomes; the disk a year of history takes
+//	import      `regsync domain import` of --domains lines, CSV and JSON
+//	            Lines, each into an empty database; the CSV file again
 //
 // The last line of its output is "status-sync/noop throughput ratio: X.XX"
 // when the throughput suite ran.
@@ -59,18 +61,18 @@ type options struct {
 	binary      string
 }
 
-var allSuites = []string{"throughput", "sweep", "million", "ratelimit", "history"}
+var allSuites = []string{"throughput", "sweep", "million", "ratelimit", "history", "import"}
 
 func run() error {
 	var opts options
 	flag.IntVar(&opts.jobs, "jobs", 10000, "jobs per throughput run")
-	flag.IntVar(&opts.domains, "domains", 1_000_000, "domains of the sweep and million suites")
+	flag.IntVar(&opts.domains, "domains", 1_000_000, "domains of the sweep, million and import suites")
 	flag.IntVar(&opts.workers, "workers", 100, "workers of the measured queue, for both throughput runs")
 	flag.DurationVar(&opts.cooldown, "fetch-cooldown", 10*time.Millisecond, "least time between job fetches, for both throughput runs")
 	flag.IntVar(&opts.maxConns, "db-max-conns", 8, "connection pool size, for both throughput runs; on two cores fewer connections contend less")
 	flag.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the status-sync run to this file")
 	flag.BoolVar(&opts.durable, "durable", false, "run the throwaway PostgreSQL with fsync and synchronous commit on")
-	flag.StringVar(&opts.binary, "regsync", "", "regsync binary the million suite runs (default: build ./cmd/regsync)")
+	flag.StringVar(&opts.binary, "regsync", "", "regsync binary the million and import suites run (default: build ./cmd/regsync)")
 	suites := flag.String("suites", strings.Join(allSuites, ","), "comma-separated suites to run: "+strings.Join(allSuites, ", "))
 	flag.Parse()
 	opts.suites = strings.Split(*suites, ",")
@@ -97,7 +99,7 @@ func run() error {
 		opts.databaseURL = cluster.URL("postgres")
 		fmt.Printf("throwaway PostgreSQL cluster in %s\n", cluster.Dir())
 	}
-	if slices.Contains(opts.suites, "million") && opts.binary == "" {
+	if (slices.Contains(opts.suites, "million") || slices.Contains(opts.suites, "import")) && opts.binary == "" {
 		dir, err := os.MkdirTemp("", "regsync-bench-")
 		if err != nil {
 			return err
@@ -126,6 +128,8 @@ func run() error {
 			err = rateLimitSuite(ctx, opts)
 		case "history":
 			err = historySuite(ctx, opts)
+		case "import":
+			err = importSuite(ctx, opts)
 		}
 		if err != nil {
 			return fmt.Errorf("%s suite: %w", suite, err)

@@ -118,7 +118,8 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	logger := c.logger(common)
 	defer func() { _ = logger.Sync() }()
 
-	if common.databaseURL == "" {
+	throwaway := common.databaseURL == ""
+	if throwaway {
 		fmt.Fprintln(c.stderr, "demo: DATABASE_URL is not set; starting a throwaway PostgreSQL")
 		cluster, err := localpg.Start(ctx, localpg.Options{})
 		if err != nil {
@@ -175,6 +176,9 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stderr, "demo: seeded %d domains and %d blocked transfers on the simulated registrar, %d domains on a local EPP registry with an RDAP server\n",
 		*domains, len(demoTransfers), *registryDomains)
+	if throwaway {
+		fmt.Fprintf(c.stderr, "demo: other regsync commands reach its database while it runs with DATABASE_URL='%s'\n", common.databaseURL)
+	}
 
 	reg := newRegistry()
 	svc, err := newService(st, append([]registrar.Named{simulator}, registries...), keyring, cfg, reg, logger)

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"slices"
@@ -46,6 +47,7 @@ var commands = []command{
 	{"serve", "", "run the workers, the sweep and the /metrics, /healthz and /readyz endpoints", runServe},
 	{"sync", "DOMAIN_ID", "sync one domain now and print the outcome as JSON", runSync},
 	{"enqueue", "status-sync DOMAIN_ID", "enqueue a status sync of a domain for the workers", runEnqueue},
+	{"domain", "SUBCOMMAND", "add, import, list, show, sync domains", runDomain},
 	{"transfer", "SUBCOMMAND", "add, list, show, retry blocked transfers; set-auth-info", runTransfer},
 	{"apikey", "SUBCOMMAND", "create, list, revoke API keys of the HTTP API", runAPIKey},
 	{"webhook", "SUBCOMMAND", "add, list, remove, enable, test webhook subscriptions to status changes", runWebhook},
@@ -117,17 +119,35 @@ func (c *cli) flagSet(name, args, summary string) *flag.FlagSet {
 }
 
 // parse parses args and checks the environment values read for defaults
-// and the number of positional arguments.
+// and the number of positional arguments. Flags may come before, between
+// or after the positional arguments, as in "domain add ID NAME --registrar
+// R"; "--" ends the flags. fs.Args then holds the positional arguments.
 func (c *cli) parse(fs *flag.FlagSet, args []string, positional int) error {
 	if err := errors.Join(c.envErrs...); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var found []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if stoppedAt := len(args) - len(rest) - 1; stoppedAt >= 0 && args[stoppedAt] == "--" {
+			found = append(found, rest...)
+			break
+		}
+		found = append(found, rest[0])
+		args = rest[1:]
 	}
+	// Parsing "--" and the positional arguments again sets no flag and
+	// leaves them in fs.Args.
+	_ = fs.Parse(append([]string{"--"}, found...))
 	if fs.NArg() != positional {
 		fs.Usage()
 		return fmt.Errorf("%w: want %d arguments, got %d", errUsage, positional, fs.NArg())
@@ -249,29 +269,39 @@ func (l *dryRunList) Set(v string) error {
 // retention periods are usually said.
 type retention time.Duration
 
-func (r *retention) String() string {
-	d := time.Duration(*r)
-	if d != 0 && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
-}
+func (r *retention) String() string { return formatDays(time.Duration(*r)) }
 
 func (r *retention) Set(v string) error {
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return fmt.Errorf("%q is not a number of days", v)
-		}
-		*r = retention(time.Duration(n) * 24 * time.Hour)
-		return nil
-	}
-	d, err := time.ParseDuration(v)
+	d, err := parseDays(v)
 	if err != nil || d < 0 {
 		return fmt.Errorf("%q is not a duration such as 400d or 9600h", v)
 	}
 	*r = retention(d)
 	return nil
+}
+
+// day is the unit of parseDays and formatDays.
+const day = 24 * time.Hour
+
+// parseDays reads a Go duration, or whole days as "400d".
+func parseDays(v string) (time.Duration, error) {
+	days, ok := strings.CutSuffix(v, "d")
+	if !ok {
+		return time.ParseDuration(v)
+	}
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 0 || n > int(math.MaxInt64/day) {
+		return 0, fmt.Errorf("%q is not a number of days", v)
+	}
+	return time.Duration(n) * day, nil
+}
+
+// formatDays writes d as parseDays reads it, in whole days when it is.
+func formatDays(d time.Duration) string {
+	if d != 0 && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
 }
 
 // mapFlag binds a flag.Value holding pairs, with an env fallback.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -441,4 +442,33 @@ func TestTransferCommands(t *testing.T) {
 	r = regsync(ctx, env, "transfer", "frob")
 	require.Equal(t, 2, r.code)
 	require.Equal(t, 0, regsync(ctx, env, "transfer", "--help").code)
+}
+
+// TestFlagsAmongArguments parses flags before, between and after the
+// positional arguments, and "--" ending them.
+func TestFlagsAmongArguments(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args      []string
+		registrar string
+		want      []string
+	}{
+		{[]string{"a", "b", "--registrar", "r"}, "r", []string{"a", "b"}},
+		{[]string{"--registrar", "r", "a", "b"}, "r", []string{"a", "b"}},
+		{[]string{"a", "--registrar=r", "b"}, "r", []string{"a", "b"}},
+		{[]string{"-", "b"}, "", []string{"-", "b"}},
+		{[]string{"a", "--", "--registrar", "r"}, "", []string{"a", "--registrar", "r"}},
+	} {
+		c := &cli{stderr: &strings.Builder{}, getenv: func(string) string { return "" }}
+		fs := c.flagSet("test", "", "test")
+		registrar := fs.String("registrar", "", "")
+		err := c.parse(fs, tt.args, len(tt.want))
+		require.NoError(t, err, tt.args)
+		require.Equal(t, tt.registrar, *registrar, tt.args)
+		require.Equal(t, tt.want, fs.Args(), tt.args)
+	}
+	c := &cli{stderr: &strings.Builder{}, getenv: func(string) string { return "" }}
+	fs := c.flagSet("test", "", "test")
+	require.ErrorIs(t, c.parse(fs, []string{"a", "--nosuch"}, 1), errUsage)
+	require.ErrorIs(t, c.parse(fs, []string{"a", "--help"}, 1), flag.ErrHelp)
 }

@@ -51,7 +51,12 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 	signingSecret := strings.TrimSpace(ok(migrator, "", "webhook", "add", "--events", "changed", "--allow-http", receiver.URL))
 	webhookID := strings.Fields(strings.Split(ok(reader, "", "webhook", "list"), "\n")[1])[0]
 	ok(worker, "", "webhook", "test", webhookID)
+	ok(migrator, "", "domain", "add", "dom_rolesadded", "roles-added.se", "--registrar", "hostup")
+	ok(migrator, "", "domain", "import", writeFile(t, "roles.csv", "id,name,registrar\ndom_rolesimported,roles-imported.se,hostup\n"))
+	ok(reader, "", "domain", "list")
+	ok(reader, "", "domain", "show", "dom_roles")
 	ok(worker, "", "sync", "dom_roles")
+	ok(worker, "", "domain", "sync", "dom_roles")
 	ok(worker, "Good-Code-42\n", "transfer", "set-auth-info", "trf_roles")
 	ok(worker, "", "transfer", "list")
 	ok(worker, "", "transfer", "show", "trf_roles")
@@ -64,6 +69,9 @@ func TestCommandsRunAsTheirRoles(t *testing.T) {
 		want string
 	}{
 		{enqueuer, []string{"sync", "dom_roles"}, "permission denied for table domains"},
+		{enqueuer, []string{"domain", "list"}, "permission denied for table domains"},
+		{worker, []string{"domain", "add", "dom_rolesworker", "roles-worker.se", "--registrar", "hostup"}, "permission denied for table domains"},
+		{reader, []string{"domain", "import", writeFile(t, "reader.csv", "id,name,registrar\ndom_rolesreader,roles-reader.se,hostup\n")}, "permission denied for table domains"},
 		{enqueuer, []string{"transfer", "show", "trf_roles"}, "permission denied for table transfers"},
 		{reader, []string{"enqueue", "status-sync", "dom_roles"}, "permission denied for function enqueue_status_sync"},
 		{worker, []string{"apikey", "create", "--name", "more", "--scope", "write:transfers"}, "permission denied for table api_keys"},
