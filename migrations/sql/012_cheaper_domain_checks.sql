@@ -3,8 +3,7 @@
 -- large automaton: the regular expressions of migration 6 took about
 -- 25 µs a row, most of the time of a bulk import. The same rules are
 -- checked here with unbounded patterns and lengths; a test holds the two
--- definitions equal on edge cases and random strings. Numbered 12, after
--- the 10 and 11 of work under way elsewhere.
+-- definitions equal on edge cases and random strings.
 CREATE OR REPLACE FUNCTION regsync.domains_check_identity() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
