@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -161,8 +163,11 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	keyFile := ""
 	if keyring == nil {
-		// A throwaway key for a throwaway database.
+		// A throwaway key for a throwaway database, in a file only this
+		// user can read, so that other commands can seal and open its
+		// secrets while the demo runs.
 		spec, err := secret.GenerateKey("demo")
 		if err != nil {
 			return err
@@ -170,6 +175,10 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		if keyring, err = secret.ParseKeyring(spec); err != nil {
 			return err
 		}
+		if keyFile, err = writeDemoKey(spec); err != nil {
+			return err
+		}
+		defer func() { _ = os.RemoveAll(filepath.Dir(keyFile)) }()
 	}
 	if err := seedDemoTransfers(ctx, st, simulator, keyring); err != nil {
 		return err
@@ -178,6 +187,9 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		*domains, len(demoTransfers), *registryDomains)
 	if throwaway {
 		fmt.Fprintf(c.stderr, "demo: other regsync commands reach its database while it runs with DATABASE_URL='%s'\n", common.databaseURL)
+	}
+	if keyFile != "" {
+		fmt.Fprintf(c.stderr, "demo: and its secret key (for webhook add and test, transfer set-auth-info) with REGSYNC_SECRET_KEY_FILE='%s'\n", keyFile)
 	}
 
 	reg := newRegistry()
@@ -551,4 +563,19 @@ func printCounter(w io.Writer, families []*dto.MetricFamily, name, title string,
 	for _, k := range keys {
 		fmt.Fprintf(w, "  %-24s %.0f\n", k, sums[k])
 	}
+}
+
+// writeDemoKey writes the demo's generated key spec to a file in a new
+// directory only this user may enter, and returns the file's path.
+func writeDemoKey(spec string) (string, error) {
+	dir, err := os.MkdirTemp("", "regsync-demo-key-")
+	if err != nil {
+		return "", fmt.Errorf("write the demo's secret key: %w", err)
+	}
+	path := filepath.Join(dir, "secret-key")
+	if err := os.WriteFile(path, []byte(spec+"\n"), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("write the demo's secret key: %w", err)
+	}
+	return path, nil
 }
