@@ -420,13 +420,21 @@ func logTail(path string, lines int) string {
 // freeAddrs returns n distinct local addresses free to listen on.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
+	// Each listener stays open until all are taken, so that no address is
+	// given twice.
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}()
 	var addrs []string
 	for range n {
 		l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer l.Close()
+		listeners = append(listeners, l)
 		addrs = append(addrs, l.Addr().String())
 	}
 	return addrs

@@ -73,7 +73,7 @@ func TestCheaperIdentityChecksKeepTheRules(t *testing.T) {
 			return
 		}
 		var pgErr *pgconn.PgError
-		require.True(t, errors.As(err, &pgErr), "%s %q: want a check violation, got %v", column, value, err)
+		require.ErrorAs(t, err, &pgErr, "%s %q: want a check violation", column, value)
 		require.Equal(t, "domains_"+column+"_check", pgErr.ConstraintName, "%s %q", column, value)
 	}
 	for _, id := range ids {
@@ -90,12 +90,12 @@ func TestCheaperIdentityChecksKeepTheRules(t *testing.T) {
 // errInserted rolls a successful insert back.
 var errInserted = errors.New("inserted")
 
-// randomText returns prefix and up to max-len(prefix) characters drawn
+// randomText returns prefix and up to maxLen-len(prefix) characters drawn
 // from alphabet.
-func randomText(rng *rand.Rand, prefix, alphabet string, max int) string {
+func randomText(rng *rand.Rand, prefix, alphabet string, maxLen int) string {
 	var b strings.Builder
 	b.WriteString(prefix)
-	for range rng.IntN(max - len(prefix) + 1) {
+	for range rng.IntN(maxLen - len(prefix) + 1) {
 		b.WriteByte(alphabet[rng.IntN(len(alphabet))])
 	}
 	return b.String()

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -213,7 +212,7 @@ func TestDomainImportMergesAllOrNothing(t *testing.T) {
 	}
 	_, _, err := importDomains(t, st, good[0], store.ImportDomain{ID: "dom_bad", Name: "Not_A_Name.se", Registrar: "sim"}, good[1])
 	var pgErr interface{ SQLState() string }
-	require.True(t, errors.As(err, &pgErr), "%v", err)
+	require.ErrorAs(t, err, &pgErr)
 	require.Equal(t, "23514", pgErr.SQLState(), "check_violation")
 	var count int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM regsync.domains`).Scan(&count))

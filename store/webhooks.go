@@ -115,7 +115,7 @@ func ValidateWebhookURL(raw string, allowHTTP bool) error {
 	case strings.HasPrefix(raw, "http://") && !allowHTTP:
 		return fmt.Errorf("invalid webhook URL %q: http is allowed only with --allow-http; use https", raw)
 	case !strings.HasPrefix(raw, "https://") && !strings.HasPrefix(raw, "http://"):
-		return fmt.Errorf("invalid webhook URL %q: want https://HOST/...", raw)
+		return fmt.Errorf("invalid webhook URL %q: want https://HOST/PATH", raw)
 	case u.Hostname() == "":
 		return fmt.Errorf("invalid webhook URL %q: no host", raw)
 	case u.User != nil:
