@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,21 +18,7 @@ var apikeyCommands = []command{
 }
 
 func runAPIKey(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(c.stderr, "Usage: regsync apikey SUBCOMMAND [flags]\n\nAPI keys of the HTTP API.\n\nSubcommands:")
-		for _, sub := range apikeyCommands {
-			fmt.Fprintf(c.stderr, "  %-8s %-8s %s\n", sub.name, sub.args, sub.summary)
-		}
-		if len(args) == 0 {
-			return fmt.Errorf("%w: missing subcommand", errUsage)
-		}
-		return flag.ErrHelp
-	}
-	i := slices.IndexFunc(apikeyCommands, func(sub command) bool { return sub.name == args[0] })
-	if i < 0 {
-		return fmt.Errorf("%w: unknown apikey subcommand %q", errUsage, args[0])
-	}
-	return apikeyCommands[i].run(ctx, c, args[1:])
+	return c.runSubcommand(ctx, "apikey", "API keys of the HTTP API.", apikeyCommands, args)
 }
 
 // scopeList is the repeatable --scope flag.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -27,21 +26,7 @@ var domainCommands = []command{
 }
 
 func runDomain(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(c.stderr, "Usage: regsync domain SUBCOMMAND [flags]\n\nThe domains whose status regsync keeps true to their registrar.\n\nSubcommands:")
-		for _, sub := range domainCommands {
-			fmt.Fprintf(c.stderr, "  %-7s %-8s %s\n", sub.name, sub.args, sub.summary)
-		}
-		if len(args) == 0 {
-			return fmt.Errorf("%w: missing subcommand", errUsage)
-		}
-		return flag.ErrHelp
-	}
-	i := slices.IndexFunc(domainCommands, func(sub command) bool { return sub.name == args[0] })
-	if i < 0 {
-		return fmt.Errorf("%w: unknown domain subcommand %q", errUsage, args[0])
-	}
-	return domainCommands[i].run(ctx, c, args[1:])
+	return c.runSubcommand(ctx, "domain", "The domains whose status regsync keeps true to their registrar.", domainCommands, args)
 }
 
 func runDomainAdd(ctx context.Context, c *cli, args []string) error {

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,6 +41,28 @@ type cli struct {
 type command struct {
 	name, args, summary string
 	run                 func(ctx context.Context, c *cli, args []string) error
+}
+
+// runSubcommand runs the subcommand of group that args name, or prints
+// the group's usage: about and its subcommands.
+func (c *cli) runSubcommand(ctx context.Context, group, about string, subs []command, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(c.stderr, "Usage: regsync %s SUBCOMMAND [flags]\n\n%s\n\nSubcommands:\n", group, about)
+		w := tabwriter.NewWriter(c.stderr, 0, 0, 2, ' ', 0)
+		for _, sub := range subs {
+			fmt.Fprintf(w, "  %s\t%s\t%s\n", sub.name, sub.args, sub.summary)
+		}
+		_ = w.Flush()
+		if len(args) == 0 {
+			return fmt.Errorf("%w: missing subcommand", errUsage)
+		}
+		return flag.ErrHelp
+	}
+	i := slices.IndexFunc(subs, func(sub command) bool { return sub.name == args[0] })
+	if i < 0 {
+		return fmt.Errorf("%w: unknown %s subcommand %q", errUsage, group, args[0])
+	}
+	return subs[i].run(ctx, c, args[1:])
 }
 
 var commands = []command{

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -26,21 +25,7 @@ var transferCommands = []command{
 }
 
 func runTransfer(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(c.stderr, "Usage: regsync transfer SUBCOMMAND [flags]\n\nBlocked domain transfers that regsync retries.\n\nSubcommands:")
-		for _, sub := range transferCommands {
-			fmt.Fprintf(c.stderr, "  %-14s %-12s %s\n", sub.name, sub.args, sub.summary)
-		}
-		if len(args) == 0 {
-			return fmt.Errorf("%w: missing subcommand", errUsage)
-		}
-		return flag.ErrHelp
-	}
-	i := slices.IndexFunc(transferCommands, func(sub command) bool { return sub.name == args[0] })
-	if i < 0 {
-		return fmt.Errorf("%w: unknown transfer subcommand %q", errUsage, args[0])
-	}
-	return transferCommands[i].run(ctx, c, args[1:])
+	return c.runSubcommand(ctx, "transfer", "Blocked domain transfers that regsync retries.", transferCommands, args)
 }
 
 func runTransferAdd(ctx context.Context, c *cli, args []string) error {

@@ -25,21 +25,7 @@ var webhookCommands = []command{
 }
 
 func runWebhook(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(c.stderr, "Usage: regsync webhook SUBCOMMAND [flags]\n\nWebhook subscriptions to status changes.\n\nSubcommands:")
-		for _, sub := range webhookCommands {
-			fmt.Fprintf(c.stderr, "  %-7s %-11s %s\n", sub.name, sub.args, sub.summary)
-		}
-		if len(args) == 0 {
-			return fmt.Errorf("%w: missing subcommand", errUsage)
-		}
-		return flag.ErrHelp
-	}
-	i := slices.IndexFunc(webhookCommands, func(sub command) bool { return sub.name == args[0] })
-	if i < 0 {
-		return fmt.Errorf("%w: unknown webhook subcommand %q", errUsage, args[0])
-	}
-	return webhookCommands[i].run(ctx, c, args[1:])
+	return c.runSubcommand(ctx, "webhook", "Webhook subscriptions to status changes.", webhookCommands, args)
 }
 
 // eventList is the comma-separated --events flag.
