@@ -39,12 +39,12 @@ stress:
 # the sweep of a million due domains, a real serve on a million domains
 # (migration, scrapes, memory, the API's latency), three registrars at
 # their rate limits, the history tables and a million-line domain import;
-# first on a throwaway server without fsync, then the throughput and the
-# sweep with fsync and synchronous commit on. The last line of output is
+# first on a throwaway server without fsync, then the throughput, the
+# sweep and the import with fsync and synchronous commit on. The last line of output is
 # the durable run's status-sync/noop ratio.
 bench:
 	$(GO) run ./cmd/regsync-bench $(ARGS)
-	$(GO) run ./cmd/regsync-bench --durable --suites throughput,sweep $(ARGS)
+	$(GO) run ./cmd/regsync-bench --durable --suites throughput,sweep,import $(ARGS)
 
 build:
 	$(GO) build -o bin/regsync ./cmd/regsync
