@@ -161,16 +161,10 @@ func nullIfZero(d time.Duration) any {
 
 // checkSteps reject staged lines, in order, before the merge. A line
 // rejected by one step is left out of the next, so that no line is blamed
-// on one that is rejected itself.
+// on one that is rejected itself: the check of each line alone against
+// the domains comes before those comparing lines with each other.
 var checkSteps = []struct{ what, sql string }{
 	{"analyze the staged lines", `ANALYZE pg_temp.domain_import`},
-	{"reject repeated ids", `
-		UPDATE pg_temp.domain_import s SET rejected = format('domain id %s is on line %s already', s.id, first.line)
-		FROM (
-			SELECT id, min(line) AS line FROM pg_temp.domain_import
-			WHERE rejected IS NULL GROUP BY id HAVING count(*) > 1
-		) first
-		WHERE s.rejected IS NULL AND s.id = first.id AND s.line > first.line`},
 	// Checked against the domains as they are, before this import: a name
 	// that another domain holds is refused even when the same import
 	// renames that domain; importing again then succeeds.
@@ -178,6 +172,13 @@ var checkSteps = []struct{ what, sql string }{
 		UPDATE pg_temp.domain_import s SET rejected = format('domain name %s belongs to domain %s', s.name, d.id)
 		FROM regsync.domains d
 		WHERE s.rejected IS NULL AND d.name = s.name AND d.id <> s.id`},
+	{"reject repeated ids", `
+		UPDATE pg_temp.domain_import s SET rejected = format('domain id %s is on line %s already', s.id, first.line)
+		FROM (
+			SELECT id, min(line) AS line FROM pg_temp.domain_import
+			WHERE rejected IS NULL GROUP BY id HAVING count(*) > 1
+		) first
+		WHERE s.rejected IS NULL AND s.id = first.id AND s.line > first.line`},
 	{"reject repeated names", `
 		UPDATE pg_temp.domain_import s SET rejected = format('domain name %s is on line %s already', s.name, first.line)
 		FROM (

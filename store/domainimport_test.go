@@ -175,6 +175,10 @@ func TestDomainImportRejectsConflicts(t *testing.T) {
 		store.ImportDomain{ID: "dom_c", Name: "held.se", Registrar: "sim"},
 		store.ImportDomain{ID: "dom_held", Name: "held.se", Registrar: "hostup"},
 		store.ImportDomain{ID: "dom_a", Name: "a.se", Registrar: "sim"},
+		// A line rejected for another domain's name does not make the
+		// next line of its id a repeat.
+		store.ImportDomain{ID: "dom_n", Name: "held.se", Registrar: "sim"},
+		store.ImportDomain{ID: "dom_n", Name: "n.se", Registrar: "sim"},
 	)
 	require.NoError(t, err)
 	require.Equal(t, []string{
@@ -182,8 +186,9 @@ func TestDomainImportRejectsConflicts(t *testing.T) {
 		"line 3: domain name a.se is on line 1 already",
 		"line 4: domain name held.se belongs to domain dom_held",
 		"line 6: domain id dom_a is on line 1 already",
+		"line 7: domain name held.se belongs to domain dom_held",
 	}, rejections)
-	require.Equal(t, store.ImportResult{Lines: 6, Added: 1, Updated: 1, Rejected: 4}, result)
+	require.Equal(t, store.ImportResult{Lines: 8, Added: 2, Updated: 1, Rejected: 5}, result)
 	var domains []string
 	rows, err := pool.Query(ctx, `SELECT id || ' ' || name || ' ' || registrar FROM regsync.domains ORDER BY id`)
 	require.NoError(t, err)
@@ -193,7 +198,7 @@ func TestDomainImportRejectsConflicts(t *testing.T) {
 		domains = append(domains, d)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"dom_a a.se sim", "dom_held held.se hostup"}, domains)
+	require.Equal(t, []string{"dom_a a.se sim", "dom_held held.se hostup", "dom_n n.se sim"}, domains)
 	require.Equal(t, held.Version+1, readSyncState(t, pool, "dom_held").Version)
 }
 
