@@ -107,21 +107,27 @@ func ValidateWebhookURL(raw string, allowHTTP bool) error {
 	if len(raw) > maxWebhookURL || strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return fmt.Errorf("invalid webhook URL: want at most %d bytes without spaces or control characters", maxWebhookURL)
 	}
+	// Neither the URL nor url.Parse's error, which quotes it, is repeated
+	// before the URL is known to hold no password.
 	u, err := url.Parse(raw)
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return fmt.Errorf("invalid webhook URL: it does not parse: %w", urlErr.Err)
+	}
 	if err != nil {
-		return fmt.Errorf("invalid webhook URL: %w", err)
+		return fmt.Errorf("invalid webhook URL: it does not parse: %w", err)
 	}
 	switch {
+	case u.User != nil:
+		// Credentials would be stored and listed in plain text; the
+		// signature is what authenticates regsync to the endpoint.
+		return errors.New("invalid webhook URL: it holds credentials (user:password@); verify the signature instead")
 	case strings.HasPrefix(raw, "http://") && !allowHTTP:
 		return fmt.Errorf("invalid webhook URL %q: http is allowed only with --allow-http; use https", raw)
 	case !strings.HasPrefix(raw, "https://") && !strings.HasPrefix(raw, "http://"):
 		return fmt.Errorf("invalid webhook URL %q: want https://HOST/PATH", raw)
 	case u.Hostname() == "":
 		return fmt.Errorf("invalid webhook URL %q: no host", raw)
-	case u.User != nil:
-		// Credentials would be stored and listed in plain text; the
-		// signature is what authenticates regsync to the endpoint.
-		return errors.New("invalid webhook URL: it holds credentials (user:password@); verify the signature instead")
 	case strings.Contains(raw, "#"):
 		return fmt.Errorf("invalid webhook URL %q: a fragment is never sent", raw)
 	}

@@ -236,6 +236,8 @@ func TestWebhookSubscriptions(t *testing.T) {
 		{store.NewWebhookSubscription{URL: "HTTPS://billing.example/hook", Events: []string{"changed"}}, "want https://"},
 		{store.NewWebhookSubscription{URL: "https:///hook", Events: []string{"changed"}}, "no host"},
 		{store.NewWebhookSubscription{URL: "https://user:pw@billing.example/hook", Events: []string{"changed"}}, "credentials"},
+		{store.NewWebhookSubscription{URL: "http://bill:hunter2@billing.example/hook", Events: []string{"changed"}}, "credentials"},
+		{store.NewWebhookSubscription{URL: "https://bill:hunter2%zz@billing.example/hook", Events: []string{"changed"}}, "does not parse"},
 		{store.NewWebhookSubscription{URL: "https://billing.example/hook#x", Events: []string{"changed"}}, "fragment"},
 		{store.NewWebhookSubscription{URL: "https://billing.example/ hook", Events: []string{"changed"}}, "without spaces"},
 		{store.NewWebhookSubscription{URL: "https://billing.example/" + strings.Repeat("a", 2048), Events: []string{"changed"}}, "at most 2048"},
@@ -246,6 +248,7 @@ func TestWebhookSubscriptions(t *testing.T) {
 	} {
 		_, _, err := st.AddWebhookSubscription(ctx, keyring, bad.n)
 		require.ErrorContains(t, err, bad.want, "%+v", bad.n)
+		require.NotContains(t, err.Error(), "hunter2", "no error quotes a URL's password")
 		if bad.n.Secret != "" {
 			require.NotContains(t, err.Error(), bad.n.Secret)
 		}
