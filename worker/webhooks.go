@@ -303,7 +303,12 @@ func (w *WebhookDeliveryWorker) Work(ctx context.Context, job *river.Job[Webhook
 			w.metrics.webhookDuration.Observe(answer.Duration.Seconds())
 		}
 	}
-	if err := w.store.RecordWebhookAttempt(ctx, attempt); err != nil {
+	// The attempt is recorded even when the job's context ended meanwhile
+	// (a timeout, a shutdown): on the last attempt its error would discard
+	// the job with nothing in the log, nothing counted and no alert.
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), store.MaxWaitAfterCancel)
+	defer cancel()
+	if err := w.store.RecordWebhookAttempt(recordCtx, attempt); err != nil {
 		return err
 	}
 	w.metrics.webhookDeliveries.WithLabelValues(string(attempt.Result)).Inc()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -415,4 +416,38 @@ func TestWebhookJobsInsertedWithRawSQL(t *testing.T) {
 	require.Contains(t, goArgs, "delivery_id")
 	require.Len(t, goArgs, 1)
 	require.Equal(t, rivertype.JobStateAvailable, fromGo.Job.State)
+}
+
+// TestTheLastAttemptIsLoggedWhenItsJobEnds ends the job's context (its
+// timeout, or a shutdown) while the last attempt of a delivery waits for
+// the endpoint: the attempt is still logged as given up and counted, so
+// that the job River then discards is not lost silently.
+func TestTheLastAttemptIsLoggedWhenItsJobEnds(t *testing.T) {
+	t.Parallel()
+	env := newDBEnv(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	slow := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		// With the body read, the server notices the client hanging up.
+		_, _ = io.ReadAll(r.Body)
+		cancel()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(slow.Close)
+	sub, _ := env.subscribe(t, &endpoint{Server: slow}, store.WebhookChanged)
+	var deliveryID int64
+	require.NoError(t, env.pool.QueryRow(context.Background(), `
+		INSERT INTO regsync.webhook_deliveries (subscription_id, event, domain_id, from_status, to_status)
+		VALUES ($1, 'changed', 'dom_ended', 'pending', 'active') RETURNING id`, sub.ID).Scan(&deliveryID))
+
+	w := NewWebhookDeliveryWorker(env.store, env.keyring, DefaultWebhookConfig(), env.metrics, zap.NewNop())
+	err := w.Work(ctx, &river.Job[WebhookDeliveryArgs]{
+		JobRow: &rivertype.JobRow{ID: 7, Attempt: WebhookMaxAttempts, MaxAttempts: WebhookMaxAttempts},
+		Args:   WebhookDeliveryArgs{DeliveryID: deliveryID},
+	})
+	require.ErrorContains(t, err, "gave_up")
+	log, jobs := env.attempts(t, sub.ID)
+	require.Equal(t, []attemptRow{{Attempt: WebhookMaxAttempts, Result: "gave_up", Error: "context canceled"}}, log)
+	require.Equal(t, []int64{7}, jobs)
+	require.Equal(t, 1.0, env.webhookDeliveries(store.WebhookGaveUp))
 }
