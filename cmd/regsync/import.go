@@ -157,10 +157,40 @@ func checkedLine(number int64, f domainFields) store.ImportLine {
 	return store.ImportLine{Number: number, Domain: d}
 }
 
+// errCSVRecordTooLong ends a CSV import whose record grows past
+// maxLineBytes: a huge field, or a quote never closed, which would
+// otherwise be held in memory whole.
+var errCSVRecordTooLong = fmt.Errorf("a CSV record is longer than %d bytes (a quote never closed?)", maxLineBytes)
+
+// csvRecordBound passes a CSV import on to encoding/csv, which holds a
+// whole record in memory, and fails once more than maxLineBytes (plus what
+// encoding/csv reads ahead) have been read since the last record ended.
+type csvRecordBound struct {
+	r           io.Reader
+	read        int64
+	recordStart int64
+}
+
+// csvReadAhead is how far encoding/csv's buffered reader may read past the
+// end of the record it returns.
+const csvReadAhead = 4096
+
+func (b *csvRecordBound) Read(p []byte) (int, error) {
+	if b.read-b.recordStart > maxLineBytes+csvReadAhead {
+		return 0, errCSVRecordTooLong
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
 // csvLines reads a CSV import: a header line naming the columns, then a
 // domain a record.
 type csvLines struct {
-	r *csv.Reader
+	r     *csv.Reader
+	bound *csvRecordBound
+	// line is the number of the last line read.
+	line int
 	// columns holds, for each of importColumns, its index in a record, or
 	// -1 when the header does not name it.
 	columns []int
@@ -168,14 +198,16 @@ type csvLines struct {
 }
 
 func newCSVLines(r io.Reader) (*csvLines, error) {
-	cr := csv.NewReader(r)
+	bound := &csvRecordBound{r: r}
+	cr := csv.NewReader(bound)
 	cr.FieldsPerRecord = -1 // a record of another width is rejected, not fatal
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
 		return nil, fmt.Errorf("read the CSV header line: %w", err)
 	}
-	l := &csvLines{r: cr, columns: slices.Repeat([]int{-1}, len(importColumns)), width: len(header)}
+	l := &csvLines{r: cr, bound: bound, columns: slices.Repeat([]int{-1}, len(importColumns)), width: len(header)}
+	l.recordEnded(1)
 	for i, name := range header {
 		name = strings.ToLower(strings.TrimSpace(name))
 		col := slices.Index(importColumns, name)
@@ -195,10 +227,21 @@ func newCSVLines(r io.Reader) (*csvLines, error) {
 	return l, nil
 }
 
+// recordEnded starts the bound of the next record where the one read,
+// which started at line, ended.
+func (l *csvLines) recordEnded(line int) {
+	l.bound.recordStart = l.r.InputOffset()
+	l.line = line
+}
+
 func (l *csvLines) next() (store.ImportLine, error) {
 	record, err := l.r.Read()
+	if errors.Is(err, errCSVRecordTooLong) {
+		return store.ImportLine{}, fmt.Errorf("the record after the one at line %d: %w; nothing was imported", l.line, err)
+	}
 	var parseErr *csv.ParseError
 	if errors.As(err, &parseErr) {
+		l.recordEnded(parseErr.StartLine)
 		where := fmt.Sprintf("line %d", parseErr.Line)
 		if parseErr.Line != parseErr.StartLine {
 			where = fmt.Sprintf("lines %d to %d", parseErr.StartLine, parseErr.Line)
@@ -210,6 +253,7 @@ func (l *csvLines) next() (store.ImportLine, error) {
 		return store.ImportLine{}, err
 	}
 	line, _ := l.r.FieldPos(0)
+	l.recordEnded(line)
 	if len(record) != l.width {
 		return store.ImportLine{Number: int64(line), Rejected: fmt.Sprintf("%d fields, want %d as in the header", len(record), l.width)}, nil
 	}
@@ -277,5 +321,35 @@ func decodeJSONLine(text []byte) (domainFields, string) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return f, "invalid JSON Lines: more than one JSON value on the line"
 	}
-	return f, ""
+	return f, jsonKeysProblem(text)
+}
+
+// jsonKeysProblem says what is wrong with the keys of a line that decoded
+// well: encoding/json matches keys whatever their case and lets a repeated
+// key overwrite the first, and an import takes neither.
+func jsonKeysProblem(text []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if _, err := dec.Token(); err != nil { // the object's {
+		return "invalid JSON Lines: " + err.Error()
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		token, err := dec.Token()
+		key, isKey := token.(string)
+		if err != nil || !isKey {
+			return "invalid JSON Lines: a key of the object cannot be read"
+		}
+		switch {
+		case !slices.Contains(importColumns, key):
+			return fmt.Sprintf("invalid JSON Lines: unknown field %q", key)
+		case seen[key]:
+			return fmt.Sprintf("invalid JSON Lines: field %q is given twice", key)
+		}
+		seen[key] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return "invalid JSON Lines: " + err.Error()
+		}
+	}
+	return ""
 }

@@ -141,7 +141,9 @@ func TestDomainImportJSONLines(t *testing.T) {
 {"id": "dom_j7", "name": "j7.se",
 {"id": "dom_j8", "name": "j8.se", "registrar": "sim", "status": null}
 {"id": "dom_j9", "name": "` + strings.Repeat("a", maxLineBytes) + `.se", "registrar": "sim"}
-{"id": "dom_j10", "name": "j10.se", "registrar": "hostup", "status": "expired"}`
+{"id": "dom_j10", "name": "j10.se", "registrar": "hostup", "status": "expired"}
+{"id": "dom_j11", "ID": "dom_j12", "name": "j11.se", "registrar": "sim"}
+{"id": "dom_j13", "id": "dom_j14", "name": "j13.se", "registrar": "sim"}`
 	r := regsyncWithInput(ctx, input, env, "domain", "import", "-")
 	require.Equal(t, 1, r.code, r.stderr)
 	require.Equal(t, []string{
@@ -151,13 +153,39 @@ func TestDomainImportJSONLines(t *testing.T) {
 		`line 6: invalid JSON Lines: more than one JSON value on the line`,
 		`line 7: invalid JSON Lines: unexpected EOF`,
 		fmt.Sprintf(`line 9: the line is longer than %d bytes`, maxLineBytes),
+		`line 11: invalid JSON Lines: unknown field "ID"`,
+		`line 12: invalid JSON Lines: field "id" is given twice`,
 	}, rejectedLines(r.stderr))
-	require.Regexp(t, `^imported -: 9 lines in \d+\.\ds: 3 added, 0 updated, 0 unchanged, 6 rejected\n$`, r.stdout)
+	require.Regexp(t, `^imported -: 11 lines in \d+\.\ds: 3 added, 0 updated, 0 unchanged, 8 rejected\n$`, r.stdout)
 	require.Equal(t, []string{
 		"dom_j1 xn--bcher-kva.de sim active 12:00:00",
 		"dom_j10 j10.se hostup expired -",
 		"dom_j8 j8.se sim unknown -",
 	}, domainRows(t, databaseURL))
+}
+
+// TestDomainImportBoundsACSVRecord imports a CSV file whose quote never
+// closes: encoding/csv would hold the rest of the file as one field; the
+// import stops once the record passes the line limit, says where, and
+// changes nothing.
+func TestDomainImportBoundsACSVRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	databaseURL := pgtest.NewDatabase(t)
+	env := map[string]string{"DATABASE_URL": databaseURL}
+	var input strings.Builder
+	input.WriteString("id,name,registrar\ndom_b1,b1.se,sim\ndom_b2,\"b2.se,sim\n")
+	for i := range 10_000 {
+		fmt.Fprintf(&input, "dom_b%d,b%d.se,sim\n", i+3, i+3)
+	}
+	r := regsyncWithInput(ctx, input.String(), env, "domain", "import", "-")
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, fmt.Sprintf("the record after the one at line 2: a CSV record is longer than %d bytes (a quote never closed?); nothing was imported", maxLineBytes))
+	require.Empty(t, domainRows(t, databaseURL))
+
+	r = regsyncWithInput(ctx, "id,name,registrar"+strings.Repeat("x", 1<<20), env, "domain", "import", "-")
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, "read the CSV header line: a CSV record is longer than")
 }
 
 // TestDomainImportTwiceChangesNothing imports a file, then again: the
