@@ -353,16 +353,20 @@ func (s *Syncer) syncOnce(ctx context.Context, reg registrar.Registrar, d store.
 	if why, away := transferredAway(s.cfg, d, reading, err); away {
 		return s.finishTransferredAway(ctx, d, o, why)
 	}
+	// The writes below keep the status, so they need not win: at another
+	// version (an import renamed the domain or moved it to another
+	// registrar meanwhile) they only record the outcome and leave the
+	// domain due at once.
 	switch decideFirstRead(s.cfg, d.Status, reading, err) {
 	case readFailed:
 		return s.finishWithError(ctx, o, err)
 	case readUnrecognised:
 		o.Error = text(fmt.Sprintf("unrecognised registrar status %q", reading.Raw))
-		return s.finish(ctx, store.SyncUpdate{NextSyncAt: s.after(s.cfg.RetryAfterError)}, o)
+		return s.finish(ctx, store.SyncUpdate{IfVersion: d.Version, NextSyncAt: s.after(s.cfg.RetryAfterError)}, o)
 	case readKeptSticky:
 		o.SyncSuccess = true
 		o.Info = text(fmt.Sprintf("Status %s is a local decision and was kept; the registrar reported %q.", d.Status, reading.Raw))
-		return s.finish(ctx, s.withRegistration(d, reading, store.SyncUpdate{Synced: true, NextSyncAt: s.nextSync(d)}, &o), o)
+		return s.finish(ctx, s.withRegistration(d, reading, store.SyncUpdate{IfVersion: d.Version, Synced: true, NextSyncAt: s.nextSync(d)}, &o), o)
 	case readUnchanged:
 		o.SyncSuccess = true
 		o.Info = text("Domain status unchanged.")

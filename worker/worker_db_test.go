@@ -780,3 +780,55 @@ func secondPool(t *testing.T, pool *pgxpool.Pool) *pgxpool.Pool {
 	t.Cleanup(other.Close)
 	return other
 }
+
+// renamingRegistrar is the simulator, but its read first renames the
+// domain as an import does, bumping its version while the sync is in
+// flight.
+type renamingRegistrar struct {
+	*sim.Sim
+	pool *pgxpool.Pool
+}
+
+func (r renamingRegistrar) ReadStatus(ctx context.Context, d registrar.Domain) (registrar.StatusReading, error) {
+	if _, err := r.pool.Exec(ctx, `UPDATE regsync.domains SET name = 'renamed-' || name, version = version + 1 WHERE id = $1`, d.ID); err != nil {
+		return registrar.StatusReading{}, err
+	}
+	return r.Sim.ReadStatus(ctx, d)
+}
+
+// TestAStaleReadWritesNoDomainFacts renames domains during their sync's
+// read, as an import may: a sync that keeps a sticky status, or reads one
+// it does not recognise, records its outcome but writes nothing it read
+// of the old domain, and leaves it due at once instead of an interval
+// out.
+func TestAStaleReadWritesNoDomainFacts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	simulator, err := sim.New(sim.DefaultConfig())
+	require.NoError(t, err)
+	pool := pgtest.NewPool(t)
+	env := newEnvOn(t, pool, simulator, renamingRegistrar{Sim: simulator, pool: pool}, nil)
+	env.addDomain(t, "dom_sticky", registrar.StatusFraud, "active")
+	env.addDomain(t, "dom_odd", registrar.StatusActive, "?odd")
+	for id, want := range map[string]string{"dom_sticky": "a local decision and was kept", "dom_odd": "unrecognised registrar status"} {
+		before, err := env.store.Domain(ctx, id)
+		require.NoError(t, err)
+		o, err := env.syncer.SyncNow(ctx, id)
+		require.NoError(t, err, id)
+		require.Equal(t, before.Status, o.NewStatus, id)
+		got := ""
+		for _, s := range []*string{o.Info, o.Error} {
+			if s != nil {
+				got += *s
+			}
+		}
+		require.Contains(t, got, want, id)
+		after, err := env.store.Domain(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, before.Version+1, after.Version, id)
+		require.Nil(t, after.LastSyncedAt, "%s: not marked synced by a read of the old domain", id)
+		var due bool
+		require.NoError(t, pool.QueryRow(ctx, `SELECT next_sync_at <= now() FROM regsync.domains WHERE id = $1`, id).Scan(&due))
+		require.True(t, due, "%s: due again at once", id)
+	}
+}
