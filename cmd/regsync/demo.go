@@ -262,7 +262,7 @@ func seedDemo(ctx context.Context, st *store.Store, s *sim.Sim, n int, seed uint
 	rng := rand.New(rand.NewPCG(seed, 0))
 	domains := make([]store.NewDomain, n)
 	for i := range domains {
-		p := pickProfile(rng.IntN(100))
+		p := pickWeighted(demoPopulation, func(p demoProfile) int { return p.weight }, rng.IntN(100))
 		d := store.NewDomain{ID: fmt.Sprintf("dom_demo%06d", i), Name: fmt.Sprintf("demo-%06d.se", i), Registrar: "sim", Status: p.status}
 		domains[i] = d
 		if p.reads != nil {
@@ -282,7 +282,7 @@ func seedDemoRegistry(ctx context.Context, st *store.Store, s *sim.Sim, n int, s
 	now := time.Now()
 	domains := make([]store.NewDomain, n)
 	for i := range domains {
-		p := pickRegistryProfile(rng.IntN(100))
+		p := pickWeighted(demoRegistryPopulation, func(p demoRegistryProfile) int { return p.weight }, rng.IntN(100))
 		tld := cmp.Or(p.tld, "se")
 		d := store.NewDomain{ID: fmt.Sprintf("dom_epp%06d", i), Name: fmt.Sprintf("epp-demo-%06d.%s", i, tld), Registrar: "epp", Status: p.status}
 		domains[i] = d
@@ -296,16 +296,6 @@ func seedDemoRegistry(ctx context.Context, st *store.Store, s *sim.Sim, n int, s
 		s.SetInfo(d.ID, sim.DomainInfo{ExpiresAt: expiry, Sponsor: cmp.Or(p.sponsor, demoSponsor)})
 	}
 	return st.AddDomains(ctx, domains)
-}
-
-func pickRegistryProfile(percent int) demoRegistryProfile {
-	for _, p := range demoRegistryPopulation {
-		if percent < p.weight {
-			return p
-		}
-		percent -= p.weight
-	}
-	return demoRegistryPopulation[0]
 }
 
 // startDemoRegistries serves the simulator as a local EPP registry and
@@ -400,14 +390,17 @@ func seedDemoTransfers(ctx context.Context, st *store.Store, s *sim.Sim, keyring
 	return nil
 }
 
-func pickProfile(percent int) demoProfile {
-	for _, p := range demoPopulation {
-		if percent < p.weight {
+// pickWeighted returns the profile of population that percent (0 to 99)
+// falls in, each profile taking weight(p) percent in order; the first when
+// the weights add up to less.
+func pickWeighted[P any](population []P, weight func(P) int, percent int) P {
+	for _, p := range population {
+		if percent < weight(p) {
 			return p
 		}
-		percent -= p.weight
+		percent -= weight(p)
 	}
-	return demoPopulation[0]
+	return population[0]
 }
 
 // watchDemo prints a progress line every second until ctx ends, the
